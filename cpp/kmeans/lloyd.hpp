@@ -1,0 +1,70 @@
+// Lloyd's k-means on float32 rows: one assignment pass, and a whole run of passes.
+//
+// These functions validate nothing: shapes, finiteness, k <= n and non-negative weights are
+// the caller's job (the Python layer checks them once per fit). Every buffer is allocated by
+// the caller except small per-thread scratch, and no exception is thrown inside a parallel
+// region.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "chunk.hpp"
+
+namespace kmeans {
+
+// Rows per chunk: the unit of parallel work and of the fixed-order reduction. Results depend
+// on this constant, never on the number of threads.
+constexpr index_t kChunkRows = 512;
+
+// True when the library was built with OpenMP.
+bool has_openmp();
+
+// omp_get_max_threads() (1 without OpenMP): respects OMP_NUM_THREADS and threadpoolctl.
+int max_threads();
+
+struct PassStats {
+    double objective = 0.0;  // sum of w * squared distance to the nearest center
+    double sum_dist = 0.0;   // sum of w * distance (the notebook's J_clust)
+};
+
+// One pass over X (n x d): nearest center (lowest index on ties) and squared distance of
+// every row; when sums is not null, also the weighted per-cluster row sums (k x d, double)
+// and weights (k). Partial results of fixed-size chunks are added in chunk order, so the
+// output is bitwise identical for any n_threads.
+PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
+                      const double* weights, std::int32_t* labels, float* sq_dist,
+                      double* sums, double* weight_sums, int n_threads);
+
+struct RunOptions {
+    int max_iter = 300;  // passes at most
+    double tol = 0.0;    // stop when the squared center shift is <= tol; 0: only when no label changes
+    int n_threads = 1;   // OpenMP threads for each pass
+};
+
+struct RunStats {
+    std::vector<double> objective;  // per iteration: objective of the assignment to its centers
+    std::vector<double> sum_dist;   // per iteration: J_clust of the same assignment
+    double final_objective = 0.0;   // of the returned labels and centers
+    double final_sum_dist = 0.0;
+    int n_iter = 0;
+    bool converged = false;
+    index_t n_relocated = 0;        // empty clusters moved to the farthest point
+    bool interrupted = false;       // should_stop returned true; outputs are incomplete
+};
+
+// Lloyd iterations from the given centers until no label changes (or the shift is within
+// tol, or max_iter passes). centers holds the initial centers on entry and the final ones on
+// return; labels and sq_dist receive the final assignment, always consistent with the
+// returned centers. should_stop is called before each pass (may be empty).
+//
+// Empty clusters: after a pass, each cluster with no weight (in index order) takes the row
+// farthest from its center (largest squared distance, lowest index on ties) whose cluster
+// keeps other members; the row leaves its old cluster's sums. A cluster that still has no
+// weight keeps its center. No center is ever NaN.
+RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
+                   float* centers, std::int32_t* labels, float* sq_dist,
+                   const RunOptions& options, const std::function<bool()>& should_stop);
+
+}  // namespace kmeans

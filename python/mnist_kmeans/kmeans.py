@@ -1,0 +1,488 @@
+"""The k-means estimator, scikit-learn style, on top of the C++ kernel.
+
+Data handling, once per fit: X is validated (2-D, not empty, numeric, finite) and converted to
+C-contiguous float32 rows. A float32 C-contiguous array is used as it is (no copy); integer,
+float64 or non-contiguous input is converted once, into a new array. User arrays (X, init,
+sample_weight) are never modified.
+
+Layers:
+
+* :func:`as_float32_rows` - validation and the one conversion;
+* :func:`initial_centers` - 'random' (k distinct rows, uniformly, as the course notebook did),
+  greedy 'k-means++', or a given array;
+* :func:`lloyd` - one run of Lloyd's algorithm in the kernel, from given centers, returning a
+  :class:`RunResult` (used by the estimator and by :mod:`mnist_kmeans.study`);
+* :class:`KMeans` - the estimator: restarts, fit/predict/transform/score.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.metrics.pairwise import euclidean_distances
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _kernel
+
+__all__ = [
+    "KMeans",
+    "RunResult",
+    "RestartSummary",
+    "as_float32_rows",
+    "check_sample_weight",
+    "initial_centers",
+    "lloyd",
+    "absolute_tolerance",
+]
+
+InitName = Literal["random", "k-means++"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One Lloyd run from one set of initial centers.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features), float32
+    labels : ndarray of shape (n_samples,), int32
+    sq_distances : ndarray of shape (n_samples,), float32
+        Squared distance of each row to its center.
+    inertia_history : ndarray of shape (n_iter,), float64
+        Sum of (weighted) squared distances after each assignment step.
+    j_clust_history : ndarray of shape (n_iter,), float64
+        The course notebook's J_clust, the sum of (weighted) distances, after each assignment.
+    inertia, j_clust : float
+        Both objectives for the returned labels and centers.
+    n_iter : int
+        Assignment passes run (as scikit-learn counts them).
+    converged : bool
+        False when max_iter was reached first.
+    n_relocated : int
+        Empty clusters moved to the farthest point during the run.
+    init_centers : ndarray of shape (n_clusters, n_features), float32
+        The centers the run started from.
+    """
+
+    centers: np.ndarray
+    labels: np.ndarray
+    sq_distances: np.ndarray
+    inertia_history: np.ndarray
+    j_clust_history: np.ndarray
+    inertia: float
+    j_clust: float
+    n_iter: int
+    converged: bool
+    n_relocated: int
+    init_centers: np.ndarray
+
+
+@dataclass(frozen=True)
+class RestartSummary:
+    """The numbers of one restart that :class:`KMeans` keeps for every run."""
+
+    seed: int | None
+    inertia: float
+    j_clust: float
+    n_iter: int
+    converged: bool
+    n_relocated: int
+
+
+def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
+    """Validate a data matrix and return it as C-contiguous float32 rows.
+
+    No copy is made when X is already a C-contiguous float32 ndarray. Raises TypeError for
+    non-numeric data (strings, complex, objects that are not numbers) and ValueError for a
+    wrong number of dimensions, empty data or NaN/infinite values (also values that overflow
+    float32).
+    """
+    if isinstance(X, np.ndarray) and X.dtype == np.float32 and X.flags.c_contiguous:
+        arr = X
+    else:
+        arr = np.asarray(X)
+        if arr.dtype.kind in "USV" or arr.dtype.kind == "c":
+            kind = "complex" if arr.dtype.kind == "c" else "string or bytes"
+            raise TypeError(f"{name} must be real numbers, got {kind} data (dtype {arr.dtype})")
+        if arr.dtype.kind == "O":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name} has dtype object with non-numeric entries: {exc}") from None
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-dimensional (n_samples, n_features), got {arr.ndim} dimension(s)"
+            + (" - reshape images to rows first, e.g. X.reshape(len(X), -1)" if arr.ndim == 3 else "")
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: caught below
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    # min and max propagate NaN and expose inf without a temporary of X's size
+    if not (np.isfinite(out.min()) and np.isfinite(out.max())):
+        raise ValueError(f"{name} contains NaN or infinity (or values too large for float32)")
+    return out
+
+
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """Validate sample weights: None, or non-negative finite float64 with a positive sum."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}")
+    w = np.array(w, dtype=np.float64, copy=True) if w.ndim else np.full(n_samples, float(w))
+    if w.ndim != 1 or len(w) != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (w < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to zero: no point carries any weight")
+    return w
+
+
+def absolute_tolerance(X: np.ndarray, tol: float) -> float:
+    """scikit-learn's tolerance: tol times the mean per-feature variance of X (0 if tol is 0)."""
+    if tol == 0:
+        return 0.0
+    # in blocks, to avoid a float64 copy of X
+    n = len(X)
+    total = np.zeros(X.shape[1])
+    total_sq = np.zeros(X.shape[1])
+    for start in range(0, n, 8192):
+        block = X[start : start + 8192].astype(np.float64)
+        total += block.sum(0)
+        total_sq += (block * block).sum(0)
+    mean = total / n
+    variance = np.maximum(total_sq / n - mean * mean, 0.0)
+    return float(variance.mean() * tol)
+
+
+def _check_n_clusters(n_clusters: int, n_samples: int) -> None:
+    if not isinstance(n_clusters, numbers.Integral) or isinstance(n_clusters, bool):
+        raise TypeError(f"n_clusters must be an integer, got {n_clusters!r}")
+    if n_clusters < 1:
+        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
+    if n_samples < n_clusters:
+        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
+
+
+def initial_centers(
+    X: np.ndarray,
+    n_clusters: int,
+    init: InitName | np.ndarray = "k-means++",
+    random_state: int | np.random.RandomState | None = None,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Initial centers, ndarray of shape (n_clusters, n_features), float32.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated rows (see :func:`as_float32_rows`).
+    init : {'random', 'k-means++'} or array-like of shape (n_clusters, n_features)
+        'random': n_clusters distinct rows chosen uniformly (weighted by sample_weight), as the
+        course notebook did. 'k-means++': greedy k-means++ (2 + log k candidates per step,
+        the one that lowers the objective most is kept). An array is validated and copied.
+    """
+    n_samples, n_features = X.shape
+    _check_n_clusters(n_clusters, n_samples)
+    if not isinstance(init, str):
+        centers = as_float32_rows(init, name="init")
+        if centers.shape != (n_clusters, n_features):
+            raise ValueError(
+                f"init has shape {centers.shape}, expected (n_clusters, n_features) = "
+                f"({n_clusters}, {n_features})"
+            )
+        return centers.copy() if centers is init else centers
+    rng = check_random_state(random_state)
+    p = None
+    if sample_weight is not None:
+        if np.count_nonzero(sample_weight) < n_clusters:
+            raise ValueError(
+                f"only {np.count_nonzero(sample_weight)} samples have positive weight, "
+                f"fewer than n_clusters={n_clusters}"
+            )
+        p = sample_weight / sample_weight.sum()
+    if init == "random":
+        chosen = rng.choice(n_samples, size=n_clusters, replace=False, p=p)
+        return X[np.sort(chosen) if False else chosen].copy()
+    if init == "k-means++":
+        return _greedy_kmeans_plusplus(X, n_clusters, rng, sample_weight)
+    raise ValueError(f"init must be 'random', 'k-means++' or an array, got {init!r}")
+
+
+def _greedy_kmeans_plusplus(
+    X: np.ndarray, n_clusters: int, rng: np.random.RandomState, sample_weight: np.ndarray | None
+) -> np.ndarray:
+    """Greedy k-means++ (Arthur & Vassilvitskii 2007, with local trials as in scikit-learn)."""
+    n_samples = len(X)
+    w = np.ones(n_samples) if sample_weight is None else sample_weight
+    n_trials = 2 + int(np.log(n_clusters))
+    x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+    def sq_dist_to(rows: np.ndarray) -> np.ndarray:  # (len(rows), n_samples), float64
+        c = X[rows]
+        d2 = x_sq[rows][:, None] - 2.0 * (c @ X.T).astype(np.float64) + x_sq[None, :]
+        return np.maximum(d2, 0.0)
+
+    chosen = [int(rng.choice(n_samples, p=w / w.sum()))]
+    closest = sq_dist_to(np.array(chosen))[0]
+    potential = float(w @ closest)
+    for _ in range(1, n_clusters):
+        if potential > 0:
+            draws = rng.uniform(size=n_trials) * potential
+            candidates = np.searchsorted(np.cumsum(w * closest), draws)
+            candidates = np.minimum(candidates, n_samples - 1)
+        else:  # every point sits on a chosen center: any row will do
+            candidates = rng.choice(n_samples, size=n_trials, p=w / w.sum())
+        d2 = np.minimum(closest[None, :], sq_dist_to(candidates))
+        potentials = d2 @ w
+        best = int(np.argmin(potentials))
+        chosen.append(int(candidates[best]))
+        closest = d2[best]
+        potential = float(potentials[best])
+    return X[np.array(chosen)].copy()
+
+
+def _resolve_threads(n_threads: int | None) -> int:
+    if n_threads is None:
+        return 0  # the kernel uses omp_get_max_threads(): OMP_NUM_THREADS, threadpoolctl
+    if not isinstance(n_threads, numbers.Integral) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    return int(n_threads)
+
+
+def lloyd(
+    X: np.ndarray,
+    init_centers: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    n_threads: int | None = None,
+) -> RunResult:
+    """One run of Lloyd's algorithm in the C++ kernel.
+
+    X must come from :func:`as_float32_rows` (finiteness is not checked again) and
+    init_centers must be float32 of shape (n_clusters, n_features); neither is modified.
+    ``tol`` is absolute here (see :func:`absolute_tolerance`); 0 runs until no label changes.
+    Ctrl-C interrupts the run between passes with KeyboardInterrupt.
+    """
+    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if not (isinstance(tol, numbers.Real) and tol >= 0):
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    out = _kernel.lloyd(
+        X, init_centers, sample_weight, int(max_iter), float(tol), _resolve_threads(n_threads)
+    )
+    return RunResult(
+        centers=out["centers"],
+        labels=out["labels"],
+        sq_distances=out["sq_distances"],
+        inertia_history=out["objective_history"],
+        j_clust_history=out["sum_dist_history"],
+        inertia=float(out["objective"]),
+        j_clust=float(out["sum_dist"]),
+        n_iter=int(out["n_iter"]),
+        converged=bool(out["converged"]),
+        n_relocated=int(out["n_relocated"]),
+        init_centers=init_centers,
+    )
+
+
+class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """K-means clustering with an exact, OpenMP-parallel C++ kernel.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters (k).
+    init : {'k-means++', 'random'} or array-like of shape (n_clusters, n_features), \
+default='k-means++'
+        'random' picks n_clusters distinct rows uniformly (the course notebook's choice);
+        'k-means++' is greedy k-means++; an array gives the initial centers (then n_init=1).
+    n_init : 'auto' or int, default='auto'
+        Restarts; the run with the lowest inertia is kept. 'auto': 10 for 'random', 1 otherwise.
+    max_iter : int, default=300
+        Maximum assignment passes per run.
+    tol : float, default=0.0
+        0 runs until no label changes (exact convergence). A positive value stops when the
+        squared movement of the centers is below tol times the mean feature variance of X,
+        as in scikit-learn.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation; the same value gives the same result.
+    n_threads : int or None, default=None
+        Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). Results do not
+        depend on it.
+    algorithm : {'lloyd', 'auto'}, default='auto'
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters, n_features), float32
+    labels_ : ndarray of shape (n_samples,), int32
+    inertia_ : float
+        Sum of (weighted) squared distances of the rows to their centers.
+    j_clust_ : float
+        Sum of (weighted) distances (the course notebook's J_clust).
+    n_iter_ : int
+    n_features_in_ : int
+    history_ : ndarray of shape (n_iter_,)
+        Inertia after each assignment pass of the kept run.
+    j_clust_history_ : ndarray of shape (n_iter_,)
+    sq_distances_ : ndarray of shape (n_samples,), float32
+        Squared distance of each training row to its center.
+    restarts_ : list of RestartSummary
+        Every restart: seed, final inertia and J_clust, iterations, convergence, relocations.
+    best_restart_ : int
+        Index into restarts_ of the kept run.
+
+    Notes
+    -----
+    Data are converted once to float32 (distances in float32, sums and objectives in
+    float64). Empty clusters are moved to the row farthest from its center.
+    """
+
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "algorithm": [StrOptions({"lloyd", "auto"})],
+    }
+
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        init: str | np.ndarray = "k-means++",
+        n_init: str | int = "auto",
+        max_iter: int = 300,
+        tol: float = 0.0,
+        random_state: Any = None,
+        n_threads: int | None = None,
+        algorithm: str = "auto",
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.algorithm = algorithm
+
+    def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
+        # Strings and complex are refused up front: check_array would try to convert them.
+        if not hasattr(X, "__sklearn_tags__"):
+            kind = getattr(getattr(X, "dtype", None), "kind", None)
+            if kind in ("U", "S", "c"):
+                as_float32_rows(X)  # raises the TypeError naming the problem
+        X = validate_data(self, X, dtype=np.float32, order="C", reset=reset)
+        return as_float32_rows(X)  # checks finiteness; no copy
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "KMeans":
+        """Compute the clustering.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the sum must be positive.
+        """
+        X = self._validate_X(X, reset=True)
+        n_samples = X.shape[0]
+        _check_n_clusters(self.n_clusters, n_samples)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        weights = check_sample_weight(sample_weight, n_samples)
+        n_threads = _resolve_threads(self.n_threads)
+
+        init = self.init
+        if isinstance(init, str):
+            n_init = (10 if init == "random" else 1) if self.n_init == "auto" else self.n_init
+        else:
+            init = initial_centers(X, self.n_clusters, init)  # validates shape
+            n_init = 1
+        tol = absolute_tolerance(X, self.tol)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
+
+        best: RunResult | None = None
+        restarts: list[RestartSummary] = []
+        for i, seed in enumerate(seeds):
+            if isinstance(init, str):
+                centers = initial_centers(X, self.n_clusters, init, int(seed), weights)
+                run_seed: int | None = int(seed)
+            else:
+                centers, run_seed = init, None
+            run = lloyd(
+                X,
+                centers,
+                sample_weight=weights,
+                max_iter=self.max_iter,
+                tol=tol,
+                n_threads=n_threads or None,
+            )
+            restarts.append(
+                RestartSummary(
+                    run_seed, run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated
+                )
+            )
+            if best is None or run.inertia < best.inertia:
+                best, self.best_restart_ = run, i
+
+        assert best is not None
+        self.cluster_centers_ = best.centers
+        self.labels_ = best.labels
+        self.sq_distances_ = best.sq_distances
+        self.inertia_ = best.inertia
+        self.j_clust_ = best.j_clust
+        self.n_iter_ = best.n_iter
+        self.history_ = best.inertia_history
+        self.j_clust_history_ = best.j_clust_history
+        self.restarts_ = restarts
+        return self
+
+    def _assign(self, X: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        labels, sq_dist, _, _, objective, _ = _kernel.assign(
+            X, self.cluster_centers_, weights, False, _resolve_threads(self.n_threads)
+        )
+        return labels, sq_dist, objective
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Index of the nearest center of each row, ndarray of shape (n_samples,), int32."""
+        return self._assign(X)[0]
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Distances to every center, ndarray of shape (n_samples, n_clusters)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return euclidean_distances(X, self.cluster_centers_)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """Opposite of the (weighted) inertia of X on the fitted centers."""
+        return -float(self._assign(X, sample_weight)[2])
+
+    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

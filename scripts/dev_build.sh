@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Development build: compile the extension with CMake and drop it next to the Python sources,
+# so that `PYTHONPATH=python python -m pytest` tests the working tree without reinstalling.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-.venv/bin/python}
+cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DPython_EXECUTABLE="$py" -Dpybind11_DIR="$("$py" -m pybind11 --cmakedir)" "$@" >/dev/null
+cmake --build build/dev
+cp build/dev/_kernel*.so python/mnist_kmeans/
