@@ -1,0 +1,465 @@
+"""Figures for a k-means study of MNIST-like images.
+
+Every function returns a :class:`matplotlib.figure.Figure` built directly,
+without :mod:`matplotlib.pyplot`, so that nothing depends on a display or a
+GUI backend and no figure is left registered with pyplot. Use
+:func:`save_figure` to write one to disk, or display it in a notebook.
+
+This is the only module of the package that imports matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from numpy.typing import ArrayLike
+
+from .neighbors import NearestMembers
+
+__all__ = [
+    "grid_shape",
+    "plot_centers",
+    "plot_contingency",
+    "plot_nearest_members",
+    "plot_objective_history",
+    "plot_restart_distribution",
+    "save_figure",
+]
+
+# Most images per row in plot_centers.
+_MAX_COLUMNS = 5
+# Colour and width of the frame around members of a digit other than the majority.
+_OUTLINE_COLOR = "red"
+_OUTLINE_WIDTH = 3.0
+# Contingency tables with more cells than this are not annotated by default:
+# the numbers would be too small to read.
+_MAX_ANNOTATED_CELLS = 400
+
+
+def grid_shape(k: int, max_columns: int = _MAX_COLUMNS) -> tuple[int, int]:
+    """Rows and columns of the grid that :func:`plot_centers` uses for ``k`` images.
+
+    Parameters
+    ----------
+    k : int
+        Number of images, at least 1.
+    max_columns : int, default=5
+        Most images per row.
+
+    Returns
+    -------
+    tuple of int
+        ``(ceil(k / max_columns), min(k, max_columns))``, e.g. (4, 5) for 20,
+        (2, 5) for 10 and (1, 5) for 5.
+    """
+    if k < 1 or max_columns < 1:
+        raise ValueError(f"k and max_columns must be >= 1, got {k} and {max_columns}")
+    return math.ceil(k / max_columns), min(k, max_columns)
+
+
+def plot_centers(
+    centers: ArrayLike,
+    *,
+    majority: ArrayLike | None = None,
+    share: ArrayLike | None = None,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Figure:
+    """Show cluster representatives as images in a grid.
+
+    Parameters
+    ----------
+    centers : array-like of shape (n_clusters, n_features)
+        One representative per cluster; ``n_features`` must equal the product
+        of ``image_shape``.
+    majority : array-like of shape (n_clusters,), optional
+        Majority digit per cluster (-1 for an empty cluster), shown as title.
+    share : array-like of shape (n_clusters,), optional
+        Fraction of the cluster that is its majority digit, shown as a
+        percentage after it, e.g. "7 (83%)"; nan entries are left out.
+    image_shape : tuple of int, default=(28, 28)
+        Height and width of one image.
+
+    Returns
+    -------
+    Figure
+        One axes per cluster, in a grid of at most five columns and
+        ``ceil(n_clusters / 5)`` rows, in cluster order; all images share one
+        gray scale so that their intensities compare.
+    """
+    images = _images(centers, "centers", image_shape)
+    k = images.shape[0]
+    majority_values = _optional_vector(majority, k, "majority")
+    share_values = _optional_vector(share, k, "share")
+    rows, cols = grid_shape(k)
+    fig = Figure(figsize=(1.7 * cols, 1.9 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    vmin, vmax = _gray_range(images)
+    for c in range(rows * cols):
+        ax = axes.flat[c]
+        if c >= k:
+            # Cells beyond k in the last row are removed, not left empty.
+            ax.remove()
+            continue
+        ax.imshow(images[c], cmap="gray", vmin=vmin, vmax=vmax)
+        _no_ticks(ax)
+        ax.set_title(_center_title(c, majority_values, share_values), fontsize=10)
+    return fig
+
+
+def plot_objective_history(
+    best: ArrayLike,
+    worst: ArrayLike,
+    *,
+    label: str = "J_clust",
+) -> Figure:
+    """Plot the objective against the iteration for the best and worst runs.
+
+    Parameters
+    ----------
+    best, worst : array-like of shape (n_iterations,)
+        Objective value after each iteration of the run with the lowest and
+        the highest final value; the lengths may differ.
+    label : str, default="J_clust"
+        Name of the objective, used for the axis and legend.
+
+    Returns
+    -------
+    Figure
+        One axes with two lines against the 1-based iteration number; the
+        legend gives each run's final value and iteration count.
+    """
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for name, values, style in (("best", best, "-o"), ("worst", worst, "--s")):
+        history = _finite_vector(values, name)
+        iterations = np.arange(1, history.size + 1)
+        ax.plot(
+            iterations,
+            history,
+            style,
+            markersize=3,
+            label=f"{name} run: final {label} = {history[-1]:.6g} "
+            f"after {history.size} iterations",
+        )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} per iteration")
+    ax.legend()
+    return fig
+
+
+def plot_nearest_members(
+    X: ArrayLike,
+    nearest: NearestMembers,
+    *,
+    y_true: ArrayLike | None = None,
+    majority: ArrayLike | None = None,
+    image_shape: tuple[int, int] = (28, 28),
+) -> Figure:
+    """Show the members nearest each cluster's representative.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The samples that ``nearest`` indexes.
+    nearest : NearestMembers
+        The nearest members per cluster, as from
+        :func:`~mnist_kmeans.neighbors.nearest_members`.
+    y_true : array-like of shape (n_samples,), optional
+        True digit per sample.
+    majority : array-like of shape (n_clusters,), optional
+        Majority digit per cluster (-1 for an empty cluster). With ``y_true``,
+        members of another digit are framed in red; without either, no
+        member is framed.
+    image_shape : tuple of int, default=(28, 28)
+        Height and width of one image.
+
+    Returns
+    -------
+    Figure
+        A grid of ``n_clusters`` rows by ``nearest.n`` columns of axes, row
+        ``c`` showing cluster ``c``'s members nearest first. Slots beyond a
+        short cluster's members stay blank. The first axes of each row is
+        labelled with the cluster index and, when known, its majority digit.
+    """
+    if not isinstance(nearest, NearestMembers):
+        raise ValueError(f"nearest must be a NearestMembers, got {type(nearest).__name__}")
+    images = _images(X, "X", image_shape)
+    k, n = nearest.n_clusters, nearest.n
+    if np.any(nearest.indices >= images.shape[0]):
+        raise ValueError(f"nearest refers to samples beyond the {images.shape[0]} rows of X")
+    digits = None
+    if y_true is not None:
+        digits = np.asarray(y_true)
+        if digits.shape != (images.shape[0],):
+            raise ValueError(
+                f"y_true must have shape ({images.shape[0]},), got {digits.shape}"
+            )
+    majority_values = _optional_vector(majority, k, "majority")
+
+    fig = Figure(figsize=(0.85 * n + 1.0, 0.85 * k + 0.3), layout="constrained")
+    axes = fig.subplots(k, n, squeeze=False)
+    shown = nearest.indices[nearest.indices >= 0]
+    vmin, vmax = _gray_range(images[shown]) if shown.size else (0.0, 1.0)
+    for c in range(k):
+        for j in range(n):
+            ax = axes[c, j]
+            _no_ticks(ax)
+            index = int(nearest.indices[c, j])
+            odd = (
+                index >= 0
+                and digits is not None
+                and majority_values is not None
+                and majority_values[c] >= 0
+                and digits[index] != majority_values[c]
+            )
+            # Only odd members keep a frame; the rest, blanks included, have none.
+            for spine in ax.spines.values():
+                spine.set_visible(bool(odd))
+                if odd:
+                    spine.set_edgecolor(_OUTLINE_COLOR)
+                    spine.set_linewidth(_OUTLINE_WIDTH)
+            if index >= 0:
+                ax.imshow(images[index], cmap="gray", vmin=vmin, vmax=vmax)
+        axes[c, 0].set_ylabel(
+            _row_label(c, majority_values, int(nearest.n_members[c])),
+            rotation=0,
+            ha="right",
+            va="center",
+            fontsize=9,
+        )
+    return fig
+
+
+def plot_contingency(
+    table: ArrayLike,
+    *,
+    class_names: Sequence[object] | None = None,
+    annotate: bool | None = None,
+) -> Figure:
+    """Show a clusters-by-digits contingency table as a heatmap.
+
+    Parameters
+    ----------
+    table : array-like of shape (n_clusters, n_classes)
+        Counts, e.g. :attr:`ClusterEvaluation.contingency
+        <mnist_kmeans.evaluation.ClusterEvaluation.contingency>`.
+    class_names : sequence of length n_classes, optional
+        Column labels, e.g. ``ClusterEvaluation.classes``; by default
+        ``0 .. n_classes - 1``.
+    annotate : bool, optional
+        Whether to write the count in each cell; by default only when the
+        table has at most 400 cells.
+
+    Returns
+    -------
+    Figure
+        The heatmap axes (clusters as rows, digits as columns) and its
+        colorbar axes.
+    """
+    counts = np.asarray(table)
+    if counts.ndim != 2 or counts.size == 0:
+        raise ValueError(f"table must be a non-empty 2-D array, got shape {counts.shape}")
+    if not np.issubdtype(counts.dtype, np.number) or np.iscomplexobj(counts):
+        raise ValueError(f"table must be real-valued, got dtype {counts.dtype}")
+    k, n_classes = counts.shape
+    names = list(range(n_classes)) if class_names is None else list(class_names)
+    if len(names) != n_classes:
+        raise ValueError(f"class_names has {len(names)} entries, expected {n_classes}")
+    if annotate is None:
+        annotate = counts.size <= _MAX_ANNOTATED_CELLS
+
+    fig = Figure(figsize=(0.55 * n_classes + 2.2, 0.35 * k + 1.4), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(counts, cmap="Blues", aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="samples")
+    ax.set_xticks(np.arange(n_classes), labels=[str(name) for name in names])
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("digit")
+    ax.set_ylabel("cluster")
+    if annotate:
+        # Light text on dark cells, dark text on light ones.
+        threshold = 0.5 * float(np.max(counts))
+        for (c, j), value in np.ndenumerate(counts):
+            ax.text(
+                j,
+                c,
+                f"{value:g}" if not np.issubdtype(counts.dtype, np.integer) else str(value),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > threshold else "black",
+            )
+    return fig
+
+
+def plot_restart_distribution(
+    j_values: ArrayLike,
+    *,
+    best: float | None = None,
+    worst: float | None = None,
+    label: str = "J_clust",
+) -> Figure:
+    """Show how the final objective varies over restarts.
+
+    Parameters
+    ----------
+    j_values : array-like of shape (n_restarts,)
+        Final objective value of each restart.
+    best, worst : float, optional
+        Values to mark as the best and worst run; by default the minimum and
+        maximum of ``j_values``.
+    label : str, default="J_clust"
+        Name of the objective, used for the axis and legend.
+
+    Returns
+    -------
+    Figure
+        One axes with a histogram of ``j_values``, a tick per restart along
+        the bottom, and vertical lines at ``best`` and ``worst``.
+    """
+    values = _finite_vector(j_values, "j_values")
+    best = float(values.min()) if best is None else float(best)
+    worst = float(values.max()) if worst is None else float(worst)
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    bins = min(30, max(5, math.ceil(math.sqrt(values.size))))
+    ax.hist(values, bins=bins, color="0.75", edgecolor="0.4")
+    # A rug shows every restart, which a coarse histogram can hide.
+    ax.plot(values, np.zeros_like(values), "|", color="black", markersize=12)
+    ax.axvline(best, color="tab:green", linewidth=2, label=f"best: {best:.6g}")
+    ax.axvline(worst, color="tab:red", linewidth=2, linestyle="--", label=f"worst: {worst:.6g}")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"final {label}")
+    ax.set_ylabel("restarts")
+    ax.set_title(f"final {label} over {values.size} restarts")
+    ax.legend()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: float = 150) -> Path:
+    """Write a figure to ``path`` atomically, then close it.
+
+    The figure is first written to a temporary file in the same folder and
+    then moved over ``path`` with :func:`os.replace`, so a reader never sees
+    a half-written file. The format follows the suffix of ``path`` (PNG when
+    there is none).
+
+    Parameters
+    ----------
+    fig : Figure
+        The figure to save.
+    path : str or path-like
+        Destination file; its folder must exist.
+    dpi : float, default=150
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    Path
+        ``path``, as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    fmt = path.suffix[1:].lower() or "png"
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        # O_EXCL makes sure an existing file is never clobbered; mode 0o666
+        # lets the umask decide the permissions, as for an ordinary file.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as stream:
+            fig.savefig(stream, format=fmt, dpi=dpi)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        _close(fig)
+    return path
+
+
+def _close(fig: Figure) -> None:
+    """Release ``fig``, also from pyplot's registry if it was made there."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        # Importing pyplot here would select a backend; only use it if loaded.
+        pyplot.close(fig)
+    fig.clear()
+
+
+def _images(values: ArrayLike, name: str, image_shape: tuple[int, int]) -> np.ndarray:
+    """``values`` of shape (m, h*w) as an (m, h, w) array of images."""
+    array = np.asarray(values)
+    if len(image_shape) != 2 or min(image_shape) < 1:
+        raise ValueError(f"image_shape must be two positive sizes, got {image_shape}")
+    height, width = (int(size) for size in image_shape)
+    if array.ndim != 2 or array.shape[1] != height * width:
+        raise ValueError(
+            f"{name} must have shape (n, {height * width}) for images of shape "
+            f"{(height, width)}, got {array.shape}"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty")
+    return array.reshape(-1, height, width)
+
+
+def _optional_vector(values: ArrayLike | None, k: int, name: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    array = np.asarray(values)
+    if array.shape != (k,):
+        raise ValueError(f"{name} must have shape ({k},), got {array.shape}")
+    return array
+
+
+def _finite_vector(values: ArrayLike, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains nan or inf")
+    return array
+
+
+def _gray_range(images: np.ndarray) -> tuple[float, float]:
+    """One intensity scale for all images, so that they compare."""
+    finite = images[np.isfinite(images)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    # Equal limits would make imshow divide by zero; widen them.
+    return (low, high) if high > low else (low - 0.5, high + 0.5)
+
+
+def _no_ticks(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _center_title(c: int, majority: np.ndarray | None, share: np.ndarray | None) -> str:
+    if majority is None:
+        title = f"cluster {c}"
+    elif majority[c] < 0:
+        return "empty"
+    else:
+        title = str(majority[c])
+    if share is not None and np.isfinite(share[c]):
+        title += f" ({float(share[c]):.0%})"
+    return title
+
+
+def _row_label(c: int, majority: np.ndarray | None, size: int) -> str:
+    if size == 0:
+        return f"#{c}\nempty"
+    if majority is None or majority[c] < 0:
+        return f"#{c}"
+    return f"#{c}\n{majority[c]}"
