@@ -27,7 +27,7 @@ py::array_t<T, py::array::c_style> require(const py::handle& obj, const char* wh
         throw py::type_error(std::string(what) + " must be a numpy array");
     }
     auto arr = py::reinterpret_borrow<py::array>(obj);
-    if (!arr.dtype().is(py::dtype::of<T>())) {
+    if (!py::isinstance<py::array_t<T>>(arr)) {  // equivalent dtype (identity can differ after pickling)
         throw py::type_error(std::string(what) + " must have dtype " +
                              std::string(py::str(py::dtype::of<T>())) + ", got " +
                              std::string(py::str(arr.dtype())));

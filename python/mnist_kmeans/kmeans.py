@@ -107,9 +107,10 @@ def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
         arr = X
     else:
         arr = np.asarray(X)
-        if arr.dtype.kind in "USV" or arr.dtype.kind == "c":
-            kind = "complex" if arr.dtype.kind == "c" else "string or bytes"
-            raise TypeError(f"{name} must be real numbers, got {kind} data (dtype {arr.dtype})")
+        if arr.dtype.kind in "USV":
+            raise TypeError(f"{name} must be numbers, got string or bytes data (dtype {arr.dtype})")
+        if arr.dtype.kind == "c":  # ValueError, as scikit-learn raises for complex data
+            raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
         if arr.dtype.kind == "O":
             try:
                 arr = arr.astype(np.float64)
@@ -216,7 +217,7 @@ def initial_centers(
         p = sample_weight / sample_weight.sum()
     if init == "random":
         chosen = rng.choice(n_samples, size=n_clusters, replace=False, p=p)
-        return X[np.sort(chosen) if False else chosen].copy()
+        return X[chosen].copy()
     if init == "k-means++":
         return _greedy_kmeans_plusplus(X, n_clusters, rng, sample_weight)
     raise ValueError(f"init must be 'random', 'k-means++' or an array, got {init!r}")
@@ -386,7 +387,8 @@ default='k-means++'
         self.algorithm = algorithm
 
     def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
-        # Strings and complex are refused up front: check_array would try to convert them.
+        # Strings and complex are refused up front with our messages (check_array would try
+        # to convert numeric strings).
         if not hasattr(X, "__sklearn_tags__"):
             kind = getattr(getattr(X, "dtype", None), "kind", None)
             if kind in ("U", "S", "c"):

@@ -1,0 +1,121 @@
+"""KMeans behaves like a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from mnist_kmeans import KMeans
+
+# Checks that cannot apply, with the reason (anything else must pass).
+EXPECTED_FAILED_CHECKS = {
+    # Initial centers are drawn with weights as probabilities, so weight 2 is not the same
+    # random draw as a repeated row (scikit-learn's KMeans is listed for the same reason).
+    "check_sample_weight_equivalence_on_dense_data": "random init depends on the draw",
+}
+
+
+@parametrize_with_checks(
+    [KMeans(n_clusters=3, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_same_random_state_same_result(mnist_sample):
+    X = mnist_sample[0][:3000]
+    a = KMeans(10, init="random", n_init=3, random_state=42).fit(X)
+    b = KMeans(10, init="random", n_init=3, random_state=42).fit(X)
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.restarts_ == b.restarts_
+
+
+def test_restarts_keep_the_lowest_inertia(mnist_sample):
+    X = mnist_sample[0][:3000]
+    km = KMeans(10, init="random", n_init=4, random_state=1).fit(X)
+    inertias = [r.inertia for r in km.restarts_]
+    assert len(inertias) == 4
+    assert km.inertia_ == min(inertias) == inertias[km.best_restart_]
+    assert km.n_iter_ == km.restarts_[km.best_restart_].n_iter
+    assert len(km.history_) == km.n_iter_ == len(km.j_clust_history_)
+    # Lloyd never increases the objective (up to float rounding)
+    assert np.all(np.diff(km.history_) <= 1e-6 * km.history_[0])
+    assert km.history_[-1] == pytest.approx(km.inertia_)
+    assert km.j_clust_ == pytest.approx(np.sqrt(km.sq_distances_.astype(np.float64)).sum(), rel=1e-6)
+
+
+def test_fitted_attributes_and_methods_agree(mnist_sample):
+    X = mnist_sample[0][:2000]
+    km = KMeans(8, random_state=0).fit(X)
+    assert km.cluster_centers_.shape == (8, 784) and km.cluster_centers_.dtype == np.float32
+    assert km.labels_.dtype == np.int32 and km.n_features_in_ == 784
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    D = km.transform(X)
+    assert D.shape == (2000, 8)
+    np.testing.assert_array_equal(D.argmin(1), km.labels_)
+    assert km.score(X) == pytest.approx(-km.inertia_, rel=1e-9)
+    np.testing.assert_array_equal(KMeans(8, random_state=0).fit_predict(X), km.labels_)
+    np.testing.assert_allclose(KMeans(8, random_state=0).fit_transform(X), D, rtol=1e-6)
+
+
+def test_clone_and_pipeline(mnist_sample):
+    X = mnist_sample[0][:1500]
+    km = KMeans(5, init="random", random_state=3, n_threads=1)
+    copy = clone(km)
+    assert copy.get_params() == km.get_params()
+    pipe = make_pipeline(StandardScaler(), KMeans(5, random_state=0)).fit(X)
+    assert pipe.predict(X).shape == (1500,)
+
+
+def test_user_arrays_are_not_modified(mnist_sample):
+    X = mnist_sample[0][:1000].copy()
+    init = X[:6].copy() + 0.5
+    w = np.linspace(0.5, 2.0, len(X))
+    before = X.copy(), init.copy(), w.copy()
+    KMeans(6, init=init, random_state=0).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(X, before[0])
+    np.testing.assert_array_equal(init, before[1])
+    np.testing.assert_array_equal(w, before[2])
+
+
+def test_integer_and_float64_input_give_the_float32_result(mnist_sample):
+    images = mnist_sample[0][:1500].astype(np.uint8)
+    ref = KMeans(7, random_state=5).fit(images.astype(np.float32))
+    for X in (images, images.astype(np.float64), np.asfortranarray(images.astype(np.float32))):
+        km = KMeans(7, random_state=5).fit(X)
+        np.testing.assert_array_equal(km.cluster_centers_, ref.cluster_centers_)
+        np.testing.assert_array_equal(km.labels_, ref.labels_)
+
+
+def test_explicit_init_runs_once_from_those_centers(mnist_sample):
+    X = mnist_sample[0][:2000]
+    init = X[[3, 30, 300]]
+    km = KMeans(3, init=init, n_init=5).fit(X)
+    assert len(km.restarts_) == 1 and km.restarts_[0].seed is None
+
+
+def test_kmeans_plusplus_spreads_initial_centers(mnist_sample):
+    from mnist_kmeans.kmeans import initial_centers
+
+    X = mnist_sample[0][:3000]
+    pp = initial_centers(X, 10, "k-means++", random_state=0)
+    rnd = initial_centers(X, 10, "random", random_state=0)
+    # every chosen center is a data row, distinct
+    for C in (pp, rnd):
+        rows = {tuple(r) for r in X}
+        assert all(tuple(c) in rows for c in C)
+        assert len({tuple(c) for c in C}) == 10
+
+    def pot(C):
+        d2 = ((X[:, None, :].astype(np.float64) - C[None].astype(np.float64)) ** 2).sum(-1)
+        return d2.min(1).sum()
+
+    pots_pp = [pot(initial_centers(X, 10, "k-means++", random_state=s)) for s in range(3)]
+    pots_rnd = [pot(initial_centers(X, 10, "random", random_state=s)) for s in range(3)]
+    assert np.median(pots_pp) < np.median(pots_rnd)
