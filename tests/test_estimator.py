@@ -119,3 +119,31 @@ def test_kmeans_plusplus_spreads_initial_centers(mnist_sample):
     pots_pp = [pot(initial_centers(X, 10, "k-means++", random_state=s)) for s in range(3)]
     pots_rnd = [pot(initial_centers(X, 10, "random", random_state=s)) for s in range(3)]
     assert np.median(pots_pp) < np.median(pots_rnd)
+
+
+def test_fit_makes_no_copy_of_float32_input(mnist_sample):
+    import tracemalloc
+
+    X = mnist_sample[0]  # 31 MB of C-contiguous float32
+    KMeans(10, init="random", n_init=1, random_state=0).fit(X[:100])  # warm-up imports
+    tracemalloc.start()
+    KMeans(10, init="random", n_init=1, random_state=0).fit(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # labels, distances and small buffers only: far below the size of X
+    assert peak < X.nbytes / 4, f"fit allocated {peak / 1e6:.1f} MB for {X.nbytes / 1e6:.1f} MB of X"
+
+
+def test_one_pass_entry_point_combines_over_chunks(mnist_sample):
+    from mnist_kmeans import assign_pass
+    from mnist_kmeans.kmeans import lloyd
+
+    X = mnist_sample[0]
+    init = X[:10].copy()
+    parts = [assign_pass(X[i : i + 3000], init) for i in range(0, len(X), 3000)]
+    sums = sum(p.sums for p in parts)
+    weights = sum(p.weight_sums for p in parts)
+    step = lloyd(X, init, max_iter=1)
+    np.testing.assert_array_equal((sums / weights[:, None]).astype(np.float32), step.centers)
+    whole = assign_pass(X, init)
+    np.testing.assert_array_equal(np.concatenate([p.labels for p in parts]), whole.labels)

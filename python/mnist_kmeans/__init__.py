@@ -16,6 +16,7 @@ _EXPORTS = {
     "KMeans": "kmeans",
     "RunResult": "kmeans",
     "lloyd": "kmeans",
+    "assign_pass": "kmeans",
     "initial_centers": "kmeans",
     "as_float32_rows": "kmeans",
     "read_idx": "idx",

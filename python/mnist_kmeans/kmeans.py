@@ -34,6 +34,8 @@ __all__ = [
     "KMeans",
     "RunResult",
     "RestartSummary",
+    "PassResult",
+    "assign_pass",
     "as_float32_rows",
     "check_sample_weight",
     "initial_centers",
@@ -262,6 +264,48 @@ def _resolve_threads(n_threads: int | None) -> int:
     if not isinstance(n_threads, numbers.Integral) or n_threads < 1:
         raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
     return int(n_threads)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """One assignment pass: what a distributed driver combines across chunks of rows.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,), int32
+    sq_distances : ndarray of shape (n_samples,), float32
+    sums : ndarray of shape (n_clusters, n_features), float64
+        Weighted sum of the rows of each cluster.
+    weight_sums : ndarray of shape (n_clusters,), float64
+    inertia, j_clust : float
+        Sum of (weighted) squared distances, and of distances.
+    """
+
+    labels: np.ndarray
+    sq_distances: np.ndarray
+    sums: np.ndarray
+    weight_sums: np.ndarray
+    inertia: float
+    j_clust: float
+
+
+def assign_pass(
+    X: np.ndarray,
+    centers: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    n_threads: int | None = None,
+) -> PassResult:
+    """One pass of the kernel over X: nearest centers and per-cluster sums.
+
+    X must come from :func:`as_float32_rows` and centers be float32 of shape
+    (n_clusters, n_features). Summing ``sums`` and ``weight_sums`` over the chunks of a larger
+    array and dividing gives the next centers of a Lloyd iteration over the whole array.
+    """
+    labels, sq, sums, weights, inertia, j_clust = _kernel.assign(
+        X, centers, sample_weight, True, _resolve_threads(n_threads)
+    )
+    return PassResult(labels, sq, sums, weights, float(inertia), float(j_clust))
 
 
 def lloyd(
