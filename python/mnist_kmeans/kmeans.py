@@ -130,8 +130,17 @@ def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
     with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: caught below
         out = np.ascontiguousarray(arr, dtype=np.float32)
     # min and max propagate NaN and expose inf without a temporary of X's size
-    if not (np.isfinite(out.min()) and np.isfinite(out.max())):
+    low, high = out.min(), out.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinity (or values too large for float32)")
+    # Squared distances are summed in float32: beyond this they overflow to inf.
+    limit = np.sqrt(np.finfo(np.float32).max / (4.0 * out.shape[1]))
+    largest = max(abs(float(low)), abs(float(high)))
+    if largest > limit:
+        raise ValueError(
+            f"{name} has values up to {largest:.3g}, too large: squared distances would overflow "
+            f"float32 (limit {limit:.3g} for {out.shape[1]} features); rescale the data"
+        )
     return out
 
 
@@ -437,7 +446,8 @@ default='k-means++'
             kind = getattr(getattr(X, "dtype", None), "kind", None)
             if kind in ("U", "S", "c"):
                 as_float32_rows(X)  # raises the TypeError naming the problem
-        X = validate_data(self, X, dtype=np.float32, order="C", reset=reset)
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused below
+            X = validate_data(self, X, dtype=np.float32, order="C", reset=reset)
         return as_float32_rows(X)  # checks finiteness; no copy
 
     @_fit_context(prefer_skip_nested_validation=True)
