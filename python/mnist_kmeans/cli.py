@@ -1,0 +1,471 @@
+"""The ``mnist-kmeans`` command: restart studies on MNIST, written as a report folder.
+
+``mnist-kmeans study`` runs k-means several times on the MNIST digits (by default the 10,000
+images bundled with the package) and writes a report; ``mnist-kmeans notebook`` repeats the
+course notebook's experiments (k = 20, 10, 5 with 30, 20, 10 restarts) and tabulates them side
+by side. This is the only module of the package that prints or draws progress bars.
+
+Exit status: 0 on success; 2 for wrong arguments, missing or bad data files, or a report folder
+that exists (without ``--force``) or cannot be written, with a one-line message on stderr;
+130 when interrupted with Ctrl-C (no report is left half-written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from . import __version__
+
+if TYPE_CHECKING:  # numpy and the rest load only when a command runs: --help stays quick
+    import numpy as np
+
+__all__ = ["main"]
+
+PROG = "mnist-kmeans"
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as for every other failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
+    data = parser.add_argument_group("data")
+    source = data.add_mutually_exclusive_group()
+    source.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        help="folder of MNIST IDX files (train-images-idx3-ubyte and train-labels-idx1-ubyte, "
+        "or the t10k-* pair; gzip or raw); the training split is used when both are there. "
+        "Default: the 10,000 test images bundled with the package",
+    )
+    source.add_argument(
+        "--download",
+        action="store_true",
+        help="download the 60,000 training images (checksums verified, cached for next time) "
+        "and use them",
+    )
+    data.add_argument(
+        "--limit",
+        metavar="N",
+        type=_positive_int,
+        help="use only the first N images (quick trials)",
+    )
+    run = parser.add_argument_group("k-means")
+    run.add_argument(
+        "--init",
+        choices=("random", "k-means++"),
+        default="random",
+        help="initial centers: k distinct random images (the notebook's choice) or greedy "
+        "k-means++ (default: %(default)s)",
+    )
+    run.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of the restarts; the same seed gives the same results (default: %(default)s)",
+    )
+    run.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=300,
+        metavar="N",
+        help="iteration limit of each run (default: %(default)s)",
+    )
+    run.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="kernel threads (default: OpenMP's, e.g. OMP_NUM_THREADS); results do not "
+        "depend on it",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path(out_default),
+        help="report folder to write (default: %(default)s)",
+    )
+    output.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing report folder",
+    )
+    output.add_argument(
+        "--nearest",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="images shown nearest each center, and the n of the n-nearest accuracy "
+        "(default: %(default)s)",
+    )
+    output.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or status messages (the summary is still printed)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mnist-kmeans`` and its subcommands."""
+    parser = _Parser(
+        prog=PROG,
+        description="Exact k-means (OpenMP C++ kernel) on the MNIST digits: restart studies "
+        "written as a self-contained HTML report with figures and summary.json.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    study = commands.add_parser(
+        "study",
+        help="run k-means several times and report the best and worst runs",
+        description="Run k-means --restarts times from random initial centers, keep the runs "
+        "with the lowest and highest J_clust (sum of distances to the centers), and write a "
+        "report: representatives, the images nearest them, scores against the true digits, "
+        "and every restart's numbers.",
+    )
+    study.add_argument(
+        "--k", type=_positive_int, default=20, help="number of clusters (default: %(default)s)"
+    )
+    study.add_argument(
+        "--restarts",
+        type=_positive_int,
+        default=10,
+        help="number of runs (default: %(default)s)",
+    )
+    _add_common(study, "mnist-kmeans-report")
+    study.set_defaults(handler=_run_study)
+    notebook = commands.add_parser(
+        "notebook",
+        help="the course notebook's experiments: k = 20, 10, 5 side by side",
+        description="Repeat the course notebook's experiments - k = 20, 10 and 5 with 30, 20 "
+        "and 10 restarts - write one report with all three, and tabulate them side by side.",
+    )
+    _add_common(notebook, "mnist-kmeans-notebook")
+    notebook.set_defaults(handler=_run_notebook)
+    return parser
+
+
+# --------------------------------------------------------------------------
+# terminal output
+# --------------------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace, total: int, desc: str) -> Iterator[Any]:
+    """A ``progress(done, total)`` callback drawing a tqdm bar, or None when quiet."""
+    stream: TextIO = sys.stderr
+    # No bar when quiet or when stderr is not a terminal (a log file would fill with them).
+    if args.quiet or not stream.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=desc, unit="run", file=stream, dynamic_ncols=True) as bar:
+
+        def update(done: int, _total: int) -> None:
+            bar.update(done - bar.n)
+
+        yield update
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: "path: reason" for OSErrors with a file name."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if kind == "obj":
+        return f"{value:,.1f}"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "score":
+        return f"{value:.4f}"
+    if kind == "s":
+        return f"{value:.1f}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------
+
+
+def _load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Images (N, 28, 28), labels (N,) and a description of where they came from."""
+    from .datasets import MNIST_FILES, fetch_mnist, find_mnist_files, load_mnist
+
+    if args.download:
+        _status(args, "downloading the MNIST training set (cached after the first time) ...")
+        folder = fetch_mnist(progress=not args.quiet)
+        split, origin = "train", f"MNIST training set from the download cache {folder}"
+    elif args.data is not None:
+        folder = args.data
+        if not folder.is_dir():
+            raise FileNotFoundError(f"--data {folder}: no such folder")
+        found = find_mnist_files(folder)
+        if not found:
+            train, test = MNIST_FILES["train"], MNIST_FILES["test"]
+            raise FileNotFoundError(
+                f"--data {folder}: no MNIST IDX files there (expected {train[0]} and "
+                f"{train[1]}, or {test[0]} and {test[1]}, raw or .gz)"
+            )
+        split = "train" if "train" in found else "test"
+        origin = f"MNIST {'training' if split == 'train' else 'test'} set from {folder}"
+    else:
+        folder, split, origin = None, "test", "bundled MNIST t10k sample"
+    images, labels = load_mnist(split, path=folder)
+    if args.limit is not None and args.limit < len(images):
+        images, labels = images[: args.limit], labels[: args.limit]
+        origin += f", first {args.limit} images"
+    source = {
+        "origin": origin,
+        "folder": None if folder is None else str(Path(folder).resolve()),
+        "split": split,
+        "n_samples": int(len(images)),
+        "limit": args.limit,
+    }
+    return images, labels, source
+
+
+def _params(args: argparse.Namespace, source: dict[str, Any], argv: Sequence[str]) -> dict:
+    params: dict[str, Any] = {"command": args.command}
+    if args.command == "study":
+        params.update(k=args.k, restarts=args.restarts)
+    params.update(
+        init=args.init,
+        seed=args.seed,
+        max_iter=args.max_iter,
+        threads=args.threads,
+        n_nearest=args.nearest,
+        data=source,
+        argv=[PROG, *argv],
+    )
+    return params
+
+
+# --------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------
+
+
+def _write(args: argparse.Namespace, studies: list, images: np.ndarray, labels: np.ndarray,
+           source: dict[str, Any], argv: Sequence[str]) -> tuple[Path, dict[str, Any]]:
+    import json
+
+    from .report import write_report
+
+    _status(args, f"writing the report to {args.out} ...")
+    folder = write_report(
+        args.out,
+        studies,
+        images=images,
+        y_true=labels,
+        params=_params(args, source, argv),
+        force=args.force,
+        n_nearest=args.nearest,
+    )
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    return folder, summary
+
+
+def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .report import check_output_dir
+    from .study import run_study
+
+    start = time.perf_counter()
+    check_output_dir(args.out, args.force)  # fail now, not after the runs
+    images, labels, source = _load_data(args)
+    _status(args, f"{source['origin']}: {len(images)} images")
+    X = images.reshape(len(images), -1)
+    with _progress(args, args.restarts, f"k={args.k}") as progress:
+        study = run_study(
+            X,
+            args.k,
+            args.restarts,
+            init=args.init,
+            random_state=args.seed,
+            max_iter=args.max_iter,
+            n_threads=args.threads,
+            progress=progress,
+        )
+    _, summary = _write(args, [study], images, labels, source, argv)
+    row = summary["comparison"][0]
+    n = summary["n_nearest"]
+    print(
+        f"k = {study.k}, {study.n_restarts} restart{'s' if study.n_restarts != 1 else ''} "
+        f"(init {study.init}, seed {args.seed}) "
+        f"on {len(images)} images: {source['origin']}"
+    )
+    print(
+        f"J_clust: best {_fmt(row['j_clust_min'], 'obj')} (restart {study.best_index}), "
+        f"worst {_fmt(row['j_clust_max'], 'obj')} (restart {study.worst_index}), "
+        f"spread {_fmt(row['j_clust_spread'], 'obj')} "
+        f"({_fmt(row['j_clust_spread_relative'], 'pct')})"
+    )
+    print(
+        f"{n}-nearest accuracy, majority digit / most common digit: best run "
+        f"{_fmt(row['best_nearest_majority_accuracy'], 'pct')} / "
+        f"{_fmt(row['best_nearest_mode_accuracy'], 'pct')}, worst run "
+        f"{_fmt(row['worst_nearest_majority_accuracy'], 'pct')} / "
+        f"{_fmt(row['worst_nearest_mode_accuracy'], 'pct')}"
+    )
+    print(
+        f"best run: purity {_fmt(row['best_purity'], 'score')}, NMI "
+        f"{_fmt(row['best_nmi'], 'score')}, ARI {_fmt(row['best_ari'], 'score')}"
+    )
+    print(
+        f"wall time: {_fmt(study.elapsed, 's')} s for the runs, "
+        f"{_fmt(time.perf_counter() - start, 's')} s in all"
+    )
+    print(f"report: {args.out / 'report.html'}")
+    return EXIT_OK
+
+
+_NOTEBOOK_ROWS = (
+    ("restarts", "restarts", "int"),
+    ("J_clust min (best run)", "j_clust_min", "obj"),
+    ("J_clust max (worst run)", "j_clust_max", "obj"),
+    ("spread (max - min)", "j_clust_spread", "obj"),
+    ("spread / min", "j_clust_spread_relative", "pct"),
+    ("{n}-nearest acc. best, majority", "best_nearest_majority_accuracy", "pct"),
+    ("{n}-nearest acc. best, most common", "best_nearest_mode_accuracy", "pct"),
+    ("{n}-nearest acc. worst, majority", "worst_nearest_majority_accuracy", "pct"),
+    ("{n}-nearest acc. worst, most common", "worst_nearest_mode_accuracy", "pct"),
+    ("purity best", "best_purity", "score"),
+    ("purity worst", "worst_purity", "score"),
+    ("wall time (s)", "elapsed_seconds", "s"),
+)
+
+
+def notebook_table(comparison: Sequence[dict[str, Any]], n_nearest: int) -> str:
+    """The side-by-side text table of the notebook experiments.
+
+    Parameters
+    ----------
+    comparison : sequence of dict
+        ``summary.json``'s ``comparison`` rows, one per experiment.
+    n_nearest : int
+        The ``n`` of the n-nearest accuracy, for the row labels.
+
+    Returns
+    -------
+    str
+        One line per measure, one column per experiment (without a final newline).
+    """
+    labels = [label.format(n=n_nearest) for label, _, _ in _NOTEBOOK_ROWS]
+    width = max(len(label) for label in labels) + 2
+    lines = [" " * width + "".join(f"{'k = ' + str(row['k']):>16}" for row in comparison)]
+    for label, (_, key, kind) in zip(labels, _NOTEBOOK_ROWS):
+        cells = "".join(f"{_fmt(row[key], kind):>16}" for row in comparison)
+        lines.append(f"{label:<{width}}{cells}")
+    return "\n".join(lines)
+
+
+def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from .report import check_output_dir
+    from .study import NOTEBOOK_EXPERIMENTS, run_notebook
+
+    start = time.perf_counter()
+    check_output_dir(args.out, args.force)
+    images, labels, source = _load_data(args)
+    _status(args, f"{source['origin']}: {len(images)} images")
+    X = images.reshape(len(images), -1)
+    total = sum(restarts for _, restarts in NOTEBOOK_EXPERIMENTS)
+    with _progress(args, total, "notebook") as progress:
+        studies = run_notebook(
+            X,
+            init=args.init,
+            random_state=args.seed,
+            max_iter=args.max_iter,
+            n_threads=args.threads,
+            progress=progress,
+        )
+    _, summary = _write(args, studies, images, labels, source, argv)
+    print(
+        f"course notebook experiments (init {args.init}, seed {args.seed}) on "
+        f"{len(images)} images: {source['origin']}"
+    )
+    print(notebook_table(summary["comparison"], summary["n_nearest"]))
+    print(
+        f"wall time: {_fmt(sum(s.elapsed for s in studies), 's')} s for the runs, "
+        f"{_fmt(time.perf_counter() - start, 's')} s in all"
+    )
+    print(f"report: {args.out / 'report.html'}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mnist-kmeans`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 success, 2 usage or input/output error (one line on stderr),
+        130 interrupted.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already reported
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return args.handler(args, argv)
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted; no report was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (OSError, ValueError) as exc:
+        # Missing or bad files (IDXError is a ValueError), unwritable or existing report
+        # folders, failed downloads, parameters that do not fit the data (k > images).
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,235 @@
+"""Tests for the mnist-kmeans command line, run in-process through cli.main."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_kmeans import plotting
+from mnist_kmeans import study as study_module
+from mnist_kmeans.cli import main
+from mnist_kmeans.datasets import load_mnist
+from mnist_kmeans.idx import write_idx
+from mnist_kmeans.study import run_study
+
+# Small runs: a few hundred images, k = 3, two restarts.
+LIMIT = 600
+SMALL = ["--limit", str(LIMIT), "--k", "3", "--restarts", "2", "--nearest", "3", "--quiet"]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _assert_one_line_error(err: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("mnist-kmeans: error: "), err
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "report"
+    assert main(["study", *SMALL, "--seed", "7", "--out", str(out)]) == 0
+    return out
+
+
+def _summary(folder: Path) -> dict:
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_study_writes_a_report(report_dir: Path) -> None:
+    assert (report_dir / "report.html").is_file()
+    assert any((report_dir / "figures").glob("k3_centers_best.png"))
+    summary = _summary(report_dir)
+    params = summary["parameters"]
+    assert params["command"] == "study" and params["k"] == 3 and params["restarts"] == 2
+    assert params["seed"] == 7 and params["init"] == "random"
+    assert params["data"]["split"] == "test" and params["data"]["n_samples"] == LIMIT
+
+
+def test_summary_agrees_with_run_study(report_dir: Path) -> None:
+    entry = _summary(report_dir)["studies"][0]
+    images, _ = load_mnist("test")
+    expected = run_study(images[:LIMIT].reshape(LIMIT, -1), 3, 2, random_state=7)
+    assert entry["runs"]["j_clust"] == expected.j_clust.tolist()
+    assert entry["runs"]["seed"] == expected.seeds.tolist()
+    assert entry["best"]["index"] == expected.best_index
+    j = entry["runs"]["j_clust"]
+    assert entry["best"]["j_clust"] <= min(j) and max(j) <= entry["worst"]["j_clust"]
+
+
+def test_same_seed_same_numbers(report_dir: Path, tmp_path: Path, capsys) -> None:
+    code, out, _ = _run(capsys, "study", *SMALL, "--seed", "7", "--out", str(tmp_path / "again"))
+    assert code == 0
+    first, again = _summary(report_dir), _summary(tmp_path / "again")
+    assert first["studies"][0]["runs"]["j_clust"] == again["studies"][0]["runs"]["j_clust"]
+    assert first["comparison"] == [
+        dict(row, elapsed_seconds=first["comparison"][0]["elapsed_seconds"])
+        for row in again["comparison"]
+    ]
+
+
+def test_stdout_summary(tmp_path: Path, capsys) -> None:
+    code, out, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "r"))
+    assert code == 0 and err == ""
+    assert "J_clust: best" in out and "3-nearest accuracy" in out
+    assert out.rstrip().endswith(str(tmp_path / "r" / "report.html"))
+
+
+def test_existing_report_needs_force(report_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r"
+    assert _run(capsys, "study", *SMALL, "--out", str(out))[0] == 0
+    before = (out / "summary.json").read_bytes()
+    code, _, err = _run(capsys, "study", *SMALL, "--seed", "1", "--out", str(out))
+    assert code == 2
+    _assert_one_line_error(err)
+    assert "--force" in err
+    assert (out / "summary.json").read_bytes() == before
+    code, _, _ = _run(capsys, "study", *SMALL, "--seed", "1", "--out", str(out), "--force")
+    assert code == 0
+    assert _summary(out)["parameters"]["seed"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_bad_idx_folder(tmp_path: Path, capsys) -> None:
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"not an idx file at all")
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x02\x01")
+    code, out, err = _run(capsys, "study", "--data", str(tmp_path), "--out", str(tmp_path / "r"))
+    assert code == 2 and out == ""
+    _assert_one_line_error(err)
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("case", ["missing", "empty"])
+def test_missing_data(tmp_path: Path, capsys, case: str) -> None:
+    folder = tmp_path / "nowhere" if case == "missing" else tmp_path
+    code, _, err = _run(capsys, "study", "--data", str(folder), "--out", str(tmp_path / "r"))
+    assert code == 2
+    _assert_one_line_error(err)
+
+
+def test_data_folder_prefers_train(tmp_path: Path, capsys) -> None:
+    images, labels = load_mnist("test")
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", images[:300])
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels[:300])
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", images[300:500])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels[300:500])
+    out = tmp_path / "r"
+    code, _, _ = _run(capsys, "study", "--data", str(tmp_path), "--k", "2", "--restarts", "1",
+                      "--nearest", "2", "--quiet", "--out", str(out))
+    assert code == 0
+    data = _summary(out)["parameters"]["data"]
+    assert data["split"] == "train" and data["n_samples"] == 300
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["cluster"],
+        ["study", "--k", "0"],
+        ["study", "--k", "many"],
+        ["study", "--restarts", "-1"],
+        ["study", "--init", "kmeans"],
+        ["study", "--bogus"],
+        ["study", "--data", "x", "--download"],
+        ["notebook", "--k", "3"],
+    ],
+)
+def test_wrong_arguments(argv: list[str], capsys) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2 and out == ""
+    _assert_one_line_error(err)
+
+
+def test_k_larger_than_the_data(tmp_path: Path, capsys) -> None:
+    out = str(tmp_path / "r")
+    code, _, err = _run(capsys, "study", "--limit", "5", "--k", "10", "--quiet", "--out", out)
+    assert code == 2
+    _assert_one_line_error(err)
+    assert not (tmp_path / "r").exists()
+
+
+def test_unwritable_report_folder(tmp_path: Path, capsys) -> None:
+    (tmp_path / "file").write_text("x")
+    code, _, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "file" / "r"))
+    assert code == 2
+    _assert_one_line_error(err)
+
+
+@pytest.mark.parametrize("command", [None, "study", "notebook"])
+def test_help(command: str | None, capsys) -> None:
+    argv = [command, "--help"] if command else ["--help"]
+    code, out, _ = _run(capsys, *argv)
+    assert code == 0
+    assert out.startswith("usage: mnist-kmeans")
+
+
+def test_interrupt_during_runs(tmp_path: Path, capsys, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study_module, "lloyd", interrupted)
+    code, _, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "r"))
+    assert code == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_interrupt_while_writing(tmp_path: Path, capsys, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plotting, "save_figure", interrupted)
+    code, _, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "r"))
+    assert code == 130
+    assert list(tmp_path.iterdir()) == []  # no report, no temporary folder
+
+
+def test_notebook(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "nb"
+    code, stdout, _ = _run(capsys, "notebook", "--limit", "300", "--nearest", "1", "--quiet",
+                           "--out", str(out))
+    assert code == 0
+    summary = _summary(out)
+    assert [(r["k"], r["restarts"]) for r in summary["comparison"]] == [(20, 30), (10, 20), (5, 10)]
+    header = stdout.splitlines()[1].split()
+    assert header == ["k", "=", "20", "k", "=", "10", "k", "=", "5"]
+    for row in summary["comparison"]:
+        assert row["j_clust_min"] <= row["j_clust_max"]
+        assert f"{row['j_clust_min']:,.1f}" in stdout
+    assert summary["parameters"]["command"] == "notebook"
+
+
+def test_python_m(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    src = Path(__file__).resolve().parents[1] / "python"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_kmeans", "--version"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mnist-kmeans ")
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_kmeans", "study", "--k", "0"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )
+    assert result.returncode == 2
+    _assert_one_line_error(result.stderr)
+
+
+def test_limit_is_applied(report_dir: Path) -> None:
+    summary = _summary(report_dir)
+    assert summary["data"]["n_samples"] == LIMIT
+    assert np.sum(summary["studies"][0]["best"]["cluster_sizes"]) == LIMIT

@@ -1,0 +1,248 @@
+"""Tests for mnist_kmeans.report: the report folder, summary.json, report.html, safe replacement."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_kmeans import plotting, report
+from mnist_kmeans.evaluation import evaluate_clusters
+from mnist_kmeans.neighbors import nearest_members
+from mnist_kmeans.report import check_output_dir, environment, write_report
+from mnist_kmeans.study import StudyResult, run_study
+
+N_ROWS = 800
+N_NEAREST = 4
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def data(mnist_sample: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = mnist_sample
+    return images[:N_ROWS].reshape(-1, 28, 28), labels[:N_ROWS]
+
+
+@pytest.fixture(scope="module")
+def studies(data: tuple[np.ndarray, np.ndarray]) -> list[StudyResult]:
+    X = data[0].reshape(N_ROWS, -1)
+    return [run_study(X, 3, 3, random_state=1), run_study(X, 2, 2, random_state=1)]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, data, studies) -> Path:
+    out = tmp_path_factory.mktemp("reports") / "report"
+    images, labels = data
+    return write_report(
+        out, studies, images=images, y_true=labels, params={"note": "test"}, n_nearest=N_NEAREST
+    )
+
+
+def _strict_json(path: Path) -> dict:
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} is not valid JSON")
+
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=no_constants)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_files(written: Path) -> None:
+    assert written.is_absolute()
+    assert (written / "report.html").is_file() and (written / "summary.json").is_file()
+    names = sorted(p.name for p in (written / "figures").iterdir())
+    for prefix in ("k3", "k2"):
+        for key in ("centers_best", "centers_worst", "j_clust_history", "nearest_best",
+                    "nearest_worst", "contingency_best", "restarts"):
+            assert f"{prefix}_{key}.png" in names
+    # nothing left beside the report
+    assert [p.name for p in written.parent.iterdir()] == [written.name]
+
+
+def test_summary_agrees_with_the_studies(written: Path, data, studies) -> None:
+    summary = _strict_json(written / "summary.json")
+    images, labels = data
+    assert summary["parameters"] == {"note": "test"}
+    assert summary["data"] == {
+        "n_samples": N_ROWS, "n_features": 784, "image_shape": [28, 28], "labels_known": True
+    }
+    assert [row["k"] for row in summary["comparison"]] == [3, 2]
+    for entry, row, study in zip(summary["studies"], summary["comparison"], studies):
+        assert entry["runs"]["j_clust"] == study.j_clust.tolist()
+        assert entry["runs"]["seed"] == study.seeds.tolist()
+        assert entry["best"]["index"] == study.best_index
+        assert row["j_clust_min"] == study.best.j_clust <= min(entry["runs"]["j_clust"])
+        assert row["j_clust_max"] == study.worst.j_clust >= max(entry["runs"]["j_clust"])
+        assert row["elapsed_seconds"] == study.elapsed
+        X = images.reshape(N_ROWS, -1)
+        for which, run in (("best", study.best), ("worst", study.worst)):
+            nearest = nearest_members(X, run.labels, run.centers, N_NEAREST)
+            expected = evaluate_clusters(labels, run.labels, study.k, nearest,
+                                         classes=np.arange(10)).to_dict()
+            assert entry[which]["evaluation"] == expected
+            assert entry[which]["nearest_members"]["indices"] == nearest.indices.tolist()
+        assert row["best_purity"] == entry["best"]["evaluation"]["purity"]
+        assert row["best_nearest_mode_accuracy"] == (
+            entry["best"]["evaluation"]["nearest"]["mode_accuracy"]
+        )
+        for name in entry["figures"].values():
+            assert (written / name).is_file()
+
+
+def test_environment_is_recorded(written: Path) -> None:
+    env = _strict_json(written / "summary.json")["environment"]
+    for key in ("mnist_kmeans", "numpy", "scikit_learn", "python", "kernel_isa",
+                "openmp_max_threads", "platform"):
+        assert env[key] not in (None, ""), key
+    assert env["kernel_isa"] in env["kernel_isas_available"]
+    assert environment()["kernel_isa"] == env["kernel_isa"]
+
+
+def test_html_is_self_contained(written: Path) -> None:
+    page = (written / "report.html").read_text(encoding="utf-8")
+    parser = _Tags()
+    parser.feed(page)
+    images = [attrs for tag, attrs in parser.tags if tag == "img"]
+    assert len(images) == len(list((written / "figures").iterdir()))
+    for attrs in images:
+        src = attrs["src"] or ""
+        prefix = "data:image/png;base64,"
+        assert src.startswith(prefix)
+        png = base64.b64decode(src[len(prefix):], validate=True)
+        assert png.startswith(PNG_SIGNATURE)
+        assert attrs.get("alt")
+    # nothing is fetched from elsewhere
+    for tag, attrs in parser.tags:
+        assert tag not in ("link", "script", "iframe")
+        for name in ("src", "href"):
+            value = attrs.get(name) or ""
+            assert value.startswith(("data:", "#")) or not value, (tag, value)
+
+
+def test_html_holds_the_numbers(written: Path, studies) -> None:
+    page = (written / "report.html").read_text(encoding="utf-8")
+    for study in studies:
+        for value in study.j_clust:
+            assert f"{value:,.1f}" in page
+        for seed in study.seeds:
+            assert str(int(seed)) in page
+    assert "Side by side" in page  # more than one study
+    row = _strict_json(written / "summary.json")["comparison"][0]
+    assert f"{N_NEAREST}-nearest accuracy, best run, most common digit" in page
+    assert f"{100 * row['best_nearest_mode_accuracy']:.1f}%" in page
+
+
+def test_without_labels(tmp_path: Path, data, studies) -> None:
+    images, _ = data
+    out = write_report(tmp_path / "r", studies[1:], images=images.reshape(N_ROWS, -1),
+                       params={}, n_nearest=2)
+    summary = _strict_json(out / "summary.json")
+    entry = summary["studies"][0]
+    assert entry["best"]["evaluation"] is None
+    assert "contingency_best" not in entry["figures"]
+    assert summary["comparison"][0]["best_purity"] is None
+    assert "not available" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_existing_report_is_kept_without_force(tmp_path: Path, data, studies) -> None:
+    images, labels = data
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        write_report(out, studies[1:], images=images, y_true=labels, params={})
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    # even with force, a folder that is not a report is not replaced
+    with pytest.raises(FileExistsError, match="not replacing"):
+        write_report(out, studies[1:], images=images, y_true=labels, params={}, force=True)
+    assert (out / "mine.txt").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_an_empty_folder_is_used(tmp_path: Path, data, studies) -> None:
+    images, labels = data
+    (tmp_path / "r").mkdir()
+    out = write_report(tmp_path / "r", studies[1:], images=images, y_true=labels, params={},
+                       n_nearest=2)
+    assert (out / "summary.json").is_file()
+
+
+def test_force_replaces_an_old_report(tmp_path: Path, data, studies) -> None:
+    images, labels = data
+    out = tmp_path / "r"
+    write_report(out, studies[1:], images=images, y_true=labels, params={"run": 1}, n_nearest=2)
+    with pytest.raises(FileExistsError):
+        write_report(out, studies[1:], images=images, y_true=labels, params={"run": 2})
+    assert _strict_json(out / "summary.json")["parameters"] == {"run": 1}
+    write_report(out, studies[1:], images=images, y_true=labels, params={"run": 2},
+                 force=True, n_nearest=2)
+    assert _strict_json(out / "summary.json")["parameters"] == {"run": 2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary or old folder
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, OSError])
+def test_a_failure_leaves_no_half_written_report(tmp_path: Path, data, studies, monkeypatch,
+                                                 interrupt: type) -> None:
+    images, labels = data
+    out = tmp_path / "r"
+    write_report(out, studies[1:], images=images, y_true=labels, params={"run": 1}, n_nearest=2)
+    save = plotting.save_figure
+
+    def failing_save(fig, path, **kwargs):
+        # fails at the third figure, after two were written
+        if "j_clust_history" in Path(path).name:
+            raise interrupt("stop")
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(plotting, "save_figure", failing_save)
+    with pytest.raises(interrupt):
+        write_report(out, studies[1:], images=images, y_true=labels, params={"run": 2},
+                     force=True, n_nearest=2)
+    with pytest.raises(interrupt):
+        write_report(tmp_path / "new", studies[1:], images=images, y_true=labels, params={},
+                     n_nearest=2)
+    # the old report is whole, the new one was never created, no temporary folder is left
+    assert _strict_json(out / "summary.json")["parameters"] == {"run": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+
+
+def test_check_output_dir(tmp_path: Path) -> None:
+    assert check_output_dir(tmp_path / "a" / "b") == tmp_path / "a" / "b"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError):
+        check_output_dir(tmp_path / "file", force=True)
+    with pytest.raises(NotADirectoryError):
+        check_output_dir(tmp_path / "file" / "report")
+
+
+def test_mismatched_inputs(tmp_path: Path, data, studies) -> None:
+    images, labels = data
+    with pytest.raises(ValueError, match="ran on data"):
+        write_report(tmp_path / "r", studies, images=images[:10], params={})
+    with pytest.raises(ValueError, match="y_true"):
+        write_report(tmp_path / "r", studies, images=images, y_true=labels[:10], params={})
+    with pytest.raises(ValueError, match="square"):
+        write_report(tmp_path / "r", studies, images=np.zeros((N_ROWS, 785)), params={})
+    with pytest.raises(ValueError, match="at least one"):
+        write_report(tmp_path / "r", [], images=images, params={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_number_formatting() -> None:
+    assert report._num(None) == "&ndash;"
+    assert report._num(math.nan, "pct") == "&ndash;"
+    assert report._num(0.1234, "pct") == "12.3%"
+    assert report._num(1234567.891, "obj") == "1,234,567.9"
+    assert report._num(True) == "yes"
