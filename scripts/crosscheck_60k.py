@@ -52,14 +52,18 @@ def main() -> None:
     t0 = time.perf_counter()
     sk = SklearnKMeans(k, init=init, n_init=1, tol=0.0, algorithm="lloyd").fit(X)
     t_sk = time.perf_counter() - t0
+    sk64 = SklearnKMeans(k, init=init.astype(np.float64), n_init=1, tol=0.0,
+                         algorithm="lloyd").fit(X.astype(np.float64))
     one = lloyd(X, init, n_threads=1)
     same = all(
         np.array_equal(getattr(one, f), getattr(ours, f))
         for f in ("centers", "labels", "sq_distances", "inertia_history")
     )
-    print(f"\niterations ours/oracle/sklearn: {ours.n_iter}/{ref.n_iter}/{sk.n_iter_}")
+    print(f"\niterations ours/oracle/sklearn float64/sklearn float32: "
+          f"{ours.n_iter}/{ref.n_iter}/{sk64.n_iter_}/{sk.n_iter_}")
     print(f"objective rel. error vs oracle: {abs(ours.inertia - ref.objective) / ref.objective:.2e}")
-    print(f"objective rel. error vs sklearn: {abs(ours.inertia - sk.inertia_) / sk.inertia_:.2e}")
+    print(f"objective rel. error vs sklearn float64: {abs(ours.inertia - sk64.inertia_) / sk64.inertia_:.2e}")
+    print(f"objective rel. error vs sklearn float32: {abs(ours.inertia - sk.inertia_) / sk.inertia_:.2e}")
     print(f"final labels differing from oracle: {int((ours.labels != ref.labels).sum())}")
     print(f"1 vs 2 threads bitwise identical: {same}")
     print(f"fit time from the same init: ours {t_ours:.2f} s, scikit-learn lloyd {t_sk:.2f} s "

@@ -88,22 +88,32 @@ def checkpoint_centers(X: np.ndarray, init: np.ndarray) -> list[np.ndarray]:
 def check_whole_run(X: np.ndarray, init: np.ndarray) -> dict:
     ours = lloyd(X, init)
     ref = reference.kmeans(X, init)
-    sk = SklearnKMeans(len(init), init=init, n_init=1, tol=0.0, algorithm="lloyd", max_iter=300).fit(X)
+    # scikit-learn in float64 follows exact arithmetic as closely as the oracle does (on the 60k
+    # set it matched the oracle's iteration count and labels exactly), so it gets the same
+    # bounds. In float32 its own rounding sends more near-ties astray (60k, k=5: 48 iterations
+    # where the exact run takes 61), so there only the objective is compared.
+    sk64 = SklearnKMeans(len(init), init=init.astype(np.float64), n_init=1, tol=0.0,
+                         algorithm="lloyd", max_iter=300).fit(X.astype(np.float64))
+    sk32 = SklearnKMeans(len(init), init=init, n_init=1, tol=0.0, algorithm="lloyd",
+                         max_iter=300).fit(X)
     assert ours.converged and ref.converged
-    rel = abs(ours.inertia - ref.objective) / ref.objective if ref.objective else abs(ours.inertia)
-    rel_sk = abs(ours.inertia - sk.inertia_) / sk.inertia_ if sk.inertia_ else abs(ours.inertia)
-    assert rel <= 1e-4
-    assert rel_sk <= 1e-4
-    # A near-tie flipped by rounding may lengthen or shorten the run a little.
+
+    def rel(a: float, b: float) -> float:
+        return abs(a - b) / b if b else abs(a)
+
+    assert rel(ours.inertia, ref.objective) <= 1e-4
+    assert rel(ours.inertia, sk64.inertia_) <= 1e-4
+    assert rel(ours.inertia, sk32.inertia_) <= 1e-4
+    # A near-tie flipped by float32 rounding may lengthen or shorten the run a little.
     slack = max(3, ref.n_iter // 10)
     assert abs(ours.n_iter - ref.n_iter) <= slack
-    assert abs(ours.n_iter - sk.n_iter_) <= slack
+    assert abs(ours.n_iter - sk64.n_iter_) <= slack
     # The history is the objective of every pass; its end is the final objective.
     assert len(ours.inertia_history) == ours.n_iter
     assert ours.inertia_history[-1] == pytest.approx(ours.inertia, rel=1e-12)
     np.testing.assert_allclose(ours.inertia_history[: min(3, ref.n_iter)],
                                ref.objective_history[: min(3, ours.n_iter)], rtol=1e-5)
-    return {"n_iter": (ours.n_iter, ref.n_iter, sk.n_iter_), "rel_err": rel, "rel_err_sklearn": rel_sk}
+    return {"n_iter": (ours.n_iter, ref.n_iter, sk64.n_iter_, sk32.n_iter_)}
 
 
 @pytest.mark.parametrize("k", KS)
