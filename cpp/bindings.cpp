@@ -105,8 +105,14 @@ py::tuple assign(const py::handle& X_obj, const py::handle& centers_obj, const p
     return py::make_tuple(labels, sq_dist, sums, weight_sums, stats.objective, stats.sum_dist);
 }
 
+kmeans::Algorithm parse_algorithm(const std::string& name) {
+    if (name == "lloyd") return kmeans::Algorithm::lloyd;
+    if (name == "hamerly") return kmeans::Algorithm::hamerly;
+    throw py::value_error("algorithm must be 'lloyd' or 'hamerly', got '" + name + "'");
+}
+
 py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::handle& w_obj,
-               int max_iter, double tol, int n_threads) {
+               int max_iter, double tol, int n_threads, const std::string& algorithm) {
     Problem p = check(X_obj, init_obj, w_obj);
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
@@ -115,6 +121,7 @@ py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::ha
     options.max_iter = max_iter;
     options.tol = tol;
     options.n_threads = resolve_threads(n_threads);
+    options.algorithm = parse_algorithm(algorithm);
     // The caller's initial centers are copied: they are never modified.
     FloatArray centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
@@ -143,6 +150,7 @@ py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::ha
     out["n_iter"] = run.n_iter;
     out["converged"] = run.converged;
     out["n_relocated"] = run.n_relocated;
+    out["rows_scored"] = py::array_t<kmeans::index_t>(run.rows_scored.size(), run.rows_scored.data());
     return out;
 }
 
@@ -158,7 +166,9 @@ sums (k, d) float64 and weight_sums (k,) are None unless accumulate. n_threads=0
 default. Inputs must be C-contiguous float32 (sample_weight float64); nothing else is checked.)doc");
     m.def("lloyd", &lloyd, py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
-          "A whole Lloyd run from the given centers; returns a dict of results.");
+          py::arg("algorithm") = "lloyd",
+          "A whole Lloyd run from the given centers; returns a dict of results. algorithm\n"
+          "'hamerly' skips rows whose label it proves unchanged: same results, bit for bit.");
     m.def("has_openmp", &kmeans::has_openmp, "True when the kernel was built with OpenMP.");
     m.def("max_threads", &kmeans::max_threads, "omp_get_max_threads(): the default thread count.");
     m.def("available_isas", &kmeans::available_isas, "SIMD kernels this build and CPU can run.");

@@ -12,18 +12,33 @@ namespace kmeans {
 
 using index_t = std::int64_t;
 
+// Centers are also handed to the kernel transposed in groups of kCenterGroup: group g is a
+// (d, kCenterGroup) row-major block holding centers g*kCenterGroup ... (the last group padded
+// with zero centers whose squared norm is +inf, so that they never win). See pack_centers.
+constexpr index_t kCenterGroup = 8;
+
+// Nonzero-column lists the kernel keeps at once; ChunkArgs::column_lists holds
+// kColumnLists * (d + d / 8 + 16) entries (a list and a bit mask of 8-column groups each).
+constexpr index_t kColumnLists = 16;
+
+// Fill centers_t ((ceil(k / kCenterGroup), d, kCenterGroup)) and sqnorm (ceil(k / kCenterGroup)
+// * kCenterGroup entries: |c|^2 rounded from double, +inf for the padding). Defined in lloyd.cpp.
+void pack_centers(const float* centers, index_t k, index_t d, float* centers_t, float* sqnorm);
+
 // Inputs and outputs of one chunk. Pointers to per-row arrays point at the chunk's first row.
 struct ChunkArgs {
     const float* X;             // in:  (rows, d) row-major
     index_t rows;
     index_t d;
     const float* centers;       // in:  (k, d) row-major
-    const float* center_sqnorm; // in:  (k) squared norm of each center
+    const float* center_sqnorm; // in:  (k rounded up to kCenterGroup) squared norms, see pack_centers
+    const float* centers_t;     // in:  the centers transposed in groups, see pack_centers
     index_t k;
     const double* weights;      // in:  (rows) sample weights, or nullptr for all ones
     std::int32_t* labels;       // out: (rows) nearest center of each row (lowest index on ties)
     float* sq_dist;             // out: (rows) squared distance to that center
     float* best_score;          // scratch: (rows)
+    std::int32_t* column_lists; // scratch: kColumnLists * (d + d / 8 + 16)
     double* sums;               // in/out: (k, d) weighted row sums per cluster, accumulated into
     double* weight_sums;        // in/out: (k) weight per cluster, accumulated into
     double objective;           // out: sum of w * sq_dist over the chunk, in row order
@@ -32,5 +47,32 @@ struct ChunkArgs {
 
 // What the distance pass of one chunk computes; sums are accumulated only when accumulate is set.
 using ChunkFn = void (*)(ChunkArgs& args, bool accumulate);
+
+// One chunk of a bounded (Hamerly) pass: the outputs of a ChunkArgs pass, bit for bit, but a
+// row is scored against every center only when its bounds cannot prove that the scores would
+// choose its previous label again (see hamerly.cpp for the bounds and their rounding margins).
+struct BoundArgs {
+    ChunkArgs chunk;            // as for a pass; chunk.labels holds the previous labels on entry
+    const double* x_sqnorm;     // in:  (rows) |x|^2 of each row
+    double* lower;              // in/out: (rows) lower bound on the distance from each row to
+                                //      every center but its own (0: nothing known)
+    const double* drift;        // in:  (k) how far each center moved, bounded above (0 at first)
+    double drift_max;           // in:  the largest drift, at center drift_argmax
+    double drift_second;        //      the largest drift of the other centers
+    std::int32_t drift_argmax;
+    const double* gap;          // in:  (k) distance from each center to the nearest other one,
+                                //      bounded below (0 when unknown)
+    double score_error_const;   // in:  |computed score - exact score| <= score_error_const +
+    double score_error_slope;   //      score_error_slope * |x| for every row and center
+    double distance_error;      // in:  exact squared distance <= computed one * (1 + distance_error)
+    bool score_all;             // in:  score every row (first pass)
+    const float** row_ptrs;     // scratch: (rows) pointers to the rows to score
+    std::int32_t* row_index;    // scratch: (rows)
+    float* second_score;        // scratch: (rows)
+    std::uint32_t* row_groups;  // scratch: (rows, ceil(d / 256)) nonzero 8-column groups of each row
+    index_t n_scored;           // out: rows scored against every center
+};
+
+using BoundFn = void (*)(BoundArgs& args, bool accumulate);
 
 }  // namespace kmeans

@@ -3,158 +3,662 @@
 // This file is compiled several times, once per instruction set (see CMakeLists.txt), each
 // time with a different KMEANS_ISA_NAMESPACE and different -m flags; dispatch.cpp picks the
 // best one the running CPU supports. Everything here has internal linkage, and no standard
-// library templates are used, so that no AVX-512 code can leak into the generic build.
+// library templates are used, so that no AVX-512 code can leak into the generic build. The
+// build compiles it with -ffp-contract=off: every fused multiply-add is written out.
 //
-// Nearest center: the argmin over c of |c|^2 - 2 x.c (one multiply-add per element, the
-// form that lets a register block of rows share each loaded center). The squared distance
-// reported for the chosen center is then computed directly as sum (x - c)^2, which is
-// accurate where the expanded form would cancel.
+// Nearest center: the argmin over c of |c|^2 - 2 x.c. The dot product x.c is one chain of
+// multiply-adds over the columns in increasing order, a single float32 accumulator per (row,
+// center), so every score is defined by the row and the center alone:
 //
-// Lanes: each accumulator is an array of W floats updated element-wise, which compilers
-// turn into one SIMD register without needing permission to reassociate; the lanes are
-// summed in a fixed order at the end, so results are the same on every run of a build.
+//   AVX2 and AVX-512 builds: acc = fma(x_j, c_j, acc);   generic build: acc = acc + x_j * c_j
+//   score = |c|^2 - 2 acc                                (2 acc is exact: one rounding)
+//
+// Columns where x_j == 0 are skipped: starting from +0, the accumulator is never -0, so adding
+// x_j * c_j = +-0 leaves it unchanged bit for bit. Skipping is therefore exact, and a row gets
+// the same scores whichever other rows share its register block (MNIST rows are ~80% zeros).
+// The accelerated algorithms rely on this: they rescore single rows with the same arithmetic.
+//
+// Layout: R rows share one list of the columns where any of them is nonzero; each list entry
+// broadcasts the R values x_r[j] and multiplies them with V groups of 8 centers read from the
+// transposed copy (ChunkArgs::centers_t), into R x V accumulators that stay in registers. The
+// centers are visited in blocks that stay in L2 while a sweep of kColumnLists * R rows goes
+// through them. The squared distance reported for the chosen center is then computed directly
+// as sum (x - c)^2, which is accurate where the expanded form would cancel, and the row is
+// added to its cluster's double sums while it is still in cache.
+//
+// The AVX-512 build uses the same 256-bit code (it compiles with AVX2 and FMA available, and
+// gets 32 vector registers): its results equal the AVX2 build's. A 512-bit variant would need
+// a machine with AVX-512 to tune and test on.
+//
+// process_chunk_bounded is the same pass for Hamerly's algorithm (see hamerly.hpp): it scores
+// only the rows whose bounds do not prove their label, with the same code, and computes the
+// distances, objectives and sums of every row as process_chunk does, so that its outputs are
+// process_chunk's bit for bit.
 #include <cmath>
 #include <cstdint>
 
 #include "chunk.hpp"
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define KMEANS_KERNEL_AVX2 1
+#else
+#define KMEANS_KERNEL_AVX2 0
+#endif
+
 #ifndef KMEANS_ISA_NAMESPACE
 #error "KMEANS_ISA_NAMESPACE must be defined by the build"
-#endif
-#ifndef KMEANS_LANES
-#define KMEANS_LANES 8
-#endif
-#ifndef KMEANS_BLOCK_CENTERS
-#define KMEANS_BLOCK_CENTERS 2
 #endif
 
 namespace kmeans {
 namespace KMEANS_ISA_NAMESPACE {
 namespace {
 
-constexpr int W = KMEANS_LANES;           // floats per accumulator (the SIMD width)
-constexpr int R = 4;                      // rows per register block
-constexpr int C = KMEANS_BLOCK_CENTERS;   // centers per register block
-constexpr index_t kCacheBytes = 192 * 1024;  // centers kept hot per block (fits L2)
+constexpr index_t G = kCenterGroup;  // centers per group: one 8-float vector of centers_t
+constexpr int R = 4;                 // rows per register block (they share a column list)
+#if KMEANS_KERNEL_AVX2
+constexpr int V = 3;                 // center groups per register block: 12 ymm accumulators
+#else
+constexpr int V = 1;                 // 8 SSE accumulators
+#endif
+constexpr index_t kSweepRows = kColumnLists * R;  // rows whose lists are kept at once
+#ifndef KMEANS_PREFETCH_BLOCKS
+#define KMEANS_PREFETCH_BLOCKS 1   // prefetch distance, in register blocks of rows
+#endif
+#ifndef KMEANS_PREFETCH_HINT
+#define KMEANS_PREFETCH_HINT _MM_HINT_T0
+#endif
+#ifndef KMEANS_BLOCK_KB
+#define KMEANS_BLOCK_KB 256
+#endif
+constexpr index_t kBlockBytes = KMEANS_BLOCK_KB * 1024;  // centers_t kept hot per block (L2)
 
-inline float lane_sum(const float* a) {
+static_assert(G == 8, "the kernel is written for groups of 8 centers");
+
+// Position of the set bits of an 8-bit mask, in increasing order, and how many there are:
+// turns a comparison mask into column indices without a branch per column.
+struct CompressTable {
+    std::uint8_t pos[256][8];
+    std::uint8_t count[256];
+};
+
+constexpr CompressTable make_compress_table() {
+    CompressTable t{};
+    for (int m = 0; m < 256; ++m) {
+        int n = 0;
+        for (int b = 0; b < 8; ++b) {
+            if (m & (1 << b)) t.pos[m][n++] = static_cast<std::uint8_t>(b);
+        }
+        t.count[m] = static_cast<std::uint8_t>(n);
+    }
+    return t;
+}
+
+constexpr CompressTable kCompress = make_compress_table();
+
+// Columns where any of the NR rows is nonzero, in increasing order; returns their number.
+// Also sets bit g of groups (ceil(d / 8) bits, in 32-bit words) when any of the rows is nonzero
+// in columns [8g, 8g + 8). list needs room for d entries.
+template <int NR>
+index_t column_list(const float* const* x, index_t d, std::int32_t* list, std::uint32_t* groups) {
+    index_t n = 0, j = 0;
+    for (index_t w = 0; w < (d + 255) / 256; ++w) groups[w] = 0;
+#if KMEANS_KERNEL_AVX2
+    const __m256i zero = _mm256_setzero_si256();
+    // words of 32 groups of 8 columns; the word's bits are gathered in a register
+    for (index_t word = 0; word < d / 256 + 1 && j + 8 <= d; ++word) {
+        std::uint32_t bits = 0;
+        const index_t word_end = j + 256 < d ? j + 256 : d;
+        for (std::uint32_t bit = 1; j + 8 <= word_end; j += 8, bit <<= 1) {
+            // a column is skipped when all its values are +0 or -0: or the bits, drop the signs
+            __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[0] + j));
+            for (int r = 1; r < NR; ++r) {
+                v = _mm256_or_si256(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[r] + j)));
+            }
+            v = _mm256_slli_epi32(v, 1);
+            const unsigned m =
+                ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(v, zero)))) & 0xffu;
+            const __m128i pos8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kCompress.pos[m]));
+            const __m256i pos = _mm256_add_epi32(_mm256_cvtepu8_epi32(pos8),
+                                                 _mm256_set1_epi32(static_cast<int>(j)));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(list + n), pos);
+#ifdef __POPCNT__
+            n += _mm_popcnt_u32(m);
+#else
+            n += kCompress.count[m];
+#endif
+            bits |= m != 0 ? bit : 0u;
+        }
+        groups[word] = bits;
+    }
+#endif
+    for (; j < d; ++j) {
+        bool nonzero = false;
+        for (int r = 0; r < NR; ++r) nonzero = nonzero || x[r][j] != 0.0f;
+        list[n] = static_cast<std::int32_t>(j);
+        n += nonzero ? 1 : 0;
+        groups[j / 256] |= static_cast<std::uint32_t>(nonzero) << ((j / 8) % 32);
+    }
+    return n;
+}
+
+#if KMEANS_KERNEL_AVX2
+// One row's scores |c|^2 - 2 acc for NV groups of centers from group g; keeps the lowest
+// (strict '<' against the running best, lowest lane among equals).
+template <int NV, bool SECOND>
+inline void update_best(__m256 acc0, __m256 acc1, __m256 acc2, __m256 n0, __m256 n1, __m256 n2,
+                        index_t g, float& best, float* second, std::int32_t& label) {
+    // acc + acc is exact: one rounding, as in |c|^2 - 2 acc
+    const __m256 s0 = _mm256_sub_ps(n0, _mm256_add_ps(acc0, acc0));
+    const __m256 s1 = _mm256_sub_ps(n1, _mm256_add_ps(acc1, acc1));
+    const __m256 s2 = _mm256_sub_ps(n2, _mm256_add_ps(acc2, acc2));
+    __m256 m = s0;
+    if constexpr (NV > 1) m = _mm256_min_ps(m, s1);
+    if constexpr (NV > 2) m = _mm256_min_ps(m, s2);
+    __m128 h = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
+    const float lowest = _mm_cvtss_f32(h);
+    if constexpr (SECOND) {
+        // The second smallest score (of all centers but the chosen one): within these groups,
+        // the smallest once one lane holding `lowest` is left out.
+        const __m256 target = _mm256_set1_ps(lowest);
+        const __m256 inf = _mm256_set1_ps(INFINITY);
+        const __m256 e0 = _mm256_cmp_ps(s0, target, _CMP_EQ_OQ);
+        const __m256 e1 = _mm256_cmp_ps(s1, target, _CMP_EQ_OQ);
+        const __m256 e2 = _mm256_cmp_ps(s2, target, _CMP_EQ_OQ);
+        unsigned equal = static_cast<unsigned>(_mm256_movemask_ps(e0));
+        if constexpr (NV > 1) equal |= static_cast<unsigned>(_mm256_movemask_ps(e1)) << 8;
+        if constexpr (NV > 2) equal |= static_cast<unsigned>(_mm256_movemask_ps(e2)) << 16;
+        float next = lowest;  // two lanes hold the lowest value
+        if ((equal & (equal - 1u)) == 0) {
+            __m256 m2 = _mm256_blendv_ps(s0, inf, e0);
+            if constexpr (NV > 1) m2 = _mm256_min_ps(m2, _mm256_blendv_ps(s1, inf, e1));
+            if constexpr (NV > 2) m2 = _mm256_min_ps(m2, _mm256_blendv_ps(s2, inf, e2));
+            __m128 h2 = _mm_min_ps(_mm256_castps256_ps128(m2), _mm256_extractf128_ps(m2, 1));
+            h2 = _mm_min_ps(h2, _mm_movehl_ps(h2, h2));
+            h2 = _mm_min_ss(h2, _mm_shuffle_ps(h2, h2, 1));
+            next = _mm_cvtss_f32(h2);
+        }
+        if (lowest < best) {
+            *second = best < next ? best : next;
+            best = lowest;
+            label = static_cast<std::int32_t>(g * G + __builtin_ctz(equal));
+        } else if (lowest < *second) {
+            *second = lowest;
+        }
+        return;
+    }
+    if (lowest < best) {
+        const __m256 target = _mm256_set1_ps(lowest);
+        unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s0, target, _CMP_EQ_OQ)));
+        if constexpr (NV > 1) {
+            mask |= static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s1, target, _CMP_EQ_OQ))) << 8;
+        }
+        if constexpr (NV > 2) {
+            mask |= static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(s2, target, _CMP_EQ_OQ))) << 16;
+        }
+        if (mask != 0) {
+            best = lowest;
+            label = static_cast<std::int32_t>(g * G + __builtin_ctz(mask));
+        }
+    }
+}
+#endif
+
+// Scores of NR rows against NV groups of centers starting at group g (centers g*8 ...);
+// updates each row's best score and label (strict '<': the lowest index wins ties, as the
+// groups are visited in increasing order and the lowest lane wins within a group).
+template <int NR, int NV, bool SECOND>
+__attribute__((noinline)) void score_groups(const float* const* x, const float* centers_t, index_t d, const float* sqnorm,
+                  index_t g, const std::int32_t* list, index_t n_list, float* best,
+                  std::int32_t* label, const char* prefetch, index_t prefetch_lines,
+                  float* second) {
+    const index_t stride = d * G;  // floats from one group to the next
+    const float* ct = centers_t + g * stride;
+#if KMEANS_KERNEL_AVX2
+    // Named accumulators a<row><group> (not an array, which compilers may keep in memory).
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 a00 = zero, a01 = zero, a02 = zero, a10 = zero, a11 = zero, a12 = zero;
+    __m256 a20 = zero, a21 = zero, a22 = zero, a30 = zero, a31 = zero, a32 = zero;
+    static_assert(NR <= 4 && NV <= 3, "register block too large");
+    // One cache line of prefetch per list entry (rows of a later block, see sweep): spread
+    // over the multiply-adds, memory reads overlap the arithmetic.
+    const index_t with_prefetch = prefetch_lines < n_list ? prefetch_lines : n_list;
+#define KM_ROW(r)                                                                     \
+        if constexpr (NR > r) {                                                       \
+            const __m256 b = _mm256_broadcast_ss(x[r] + j);                           \
+            a##r##0 = _mm256_fmadd_ps(b, c0, a##r##0);                                \
+            if constexpr (NV > 1) a##r##1 = _mm256_fmadd_ps(b, c1, a##r##1);          \
+            if constexpr (NV > 2) a##r##2 = _mm256_fmadd_ps(b, c2, a##r##2);          \
+        }
+#define KM_STEP                                                                       \
+        const index_t j = list[t];                                                    \
+        const float* cj = ct + j * G;                                                 \
+        const __m256 c0 = _mm256_loadu_ps(cj);                                        \
+        const __m256 c1 = NV > 1 ? _mm256_loadu_ps(cj + stride) : zero;               \
+        const __m256 c2 = NV > 2 ? _mm256_loadu_ps(cj + 2 * stride) : zero;           \
+        KM_ROW(0) KM_ROW(1) KM_ROW(2) KM_ROW(3)
+    index_t t = 0;
+    for (; t < with_prefetch; ++t) {
+        _mm_prefetch(prefetch + t * 64, KMEANS_PREFETCH_HINT);
+        KM_STEP
+    }
+    for (; t < n_list; ++t) {
+        KM_STEP
+    }
+#undef KM_STEP
+#undef KM_ROW
+    const __m256 n0 = _mm256_loadu_ps(sqnorm + g * G);
+    const __m256 n1 = NV > 1 ? _mm256_loadu_ps(sqnorm + (g + 1) * G) : zero;
+    const __m256 n2 = NV > 2 ? _mm256_loadu_ps(sqnorm + (g + 2) * G) : zero;
+    if constexpr (NR > 0) update_best<NV, SECOND>(a00, a01, a02, n0, n1, n2, g, best[0], second + 0, label[0]);
+    if constexpr (NR > 1) update_best<NV, SECOND>(a10, a11, a12, n0, n1, n2, g, best[1], second + 1, label[1]);
+    if constexpr (NR > 2) update_best<NV, SECOND>(a20, a21, a22, n0, n1, n2, g, best[2], second + 2, label[2]);
+    if constexpr (NR > 3) update_best<NV, SECOND>(a30, a31, a32, n0, n1, n2, g, best[3], second + 3, label[3]);
+#else
+    (void)prefetch;
+    (void)prefetch_lines;
+    float acc[NR][NV][G];
+    for (int r = 0; r < NR; ++r)
+        for (int v = 0; v < NV; ++v)
+            for (index_t l = 0; l < G; ++l) acc[r][v][l] = 0.0f;
+    for (index_t t = 0; t < n_list; ++t) {
+        const index_t j = list[t];
+        const float* cj = ct + j * G;
+        for (int r = 0; r < NR; ++r) {
+            const float xv = x[r][j];
+            for (int v = 0; v < NV; ++v)
+                for (index_t l = 0; l < G; ++l) acc[r][v][l] = acc[r][v][l] + xv * cj[v * stride + l];
+        }
+    }
+    for (int r = 0; r < NR; ++r) {
+        for (int v = 0; v < NV; ++v) {
+            for (index_t l = 0; l < G; ++l) {
+                const float score = sqnorm[(g + v) * G + l] - 2.0f * acc[r][v][l];
+                if (score < best[r]) {
+                    if constexpr (SECOND) second[r] = best[r];
+                    best[r] = score;
+                    label[r] = static_cast<std::int32_t>((g + v) * G + l);
+                } else if constexpr (SECOND) {
+                    if (score < second[r]) second[r] = score;
+                }
+            }
+        }
+    }
+#endif
+}
+
+// Groups [g0, g1) for NR rows: full register blocks of V groups, then the rest. The first
+// register block also prefetches prefetch_lines cache lines from prefetch. With SECOND, also
+// the second smallest score of each row (second, nullptr otherwise).
+template <int NR, bool SECOND = false>
+void score_block(const float* const* x, const ChunkArgs& a, index_t g0, index_t g1,
+                 const std::int32_t* list, index_t n_list, float* best, std::int32_t* label,
+                 const char* prefetch, index_t prefetch_lines, float* second = nullptr) {
+    index_t g = g0;
+    for (; g + V <= g1; g += V) {
+        score_groups<NR, V, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
+                                    label, prefetch, prefetch_lines, second);
+        prefetch_lines = 0;
+    }
+#if KMEANS_KERNEL_AVX2
+    if (g1 - g == 2) {
+        score_groups<NR, 2, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
+                                    label, prefetch, prefetch_lines, second);
+    } else if (g1 - g == 1) {
+        score_groups<NR, 1, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
+                                    label, prefetch, prefetch_lines, second);
+    }
+#endif
+}
+
+#if KMEANS_KERNEL_AVX2
+inline float lane_sum(__m256 a) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+#endif
+
+// sum (x_j - c_j)^2: four 8-lane accumulators over blocks of 32 columns, combined in a fixed
+// order, then the remaining columns one by one. With GROUPS, also sets the bit of groups (as
+// in column_list, for this row alone) of every full 8-column group where x is nonzero; the
+// arithmetic is the same either way.
+template <bool GROUPS = false>
+inline float squared_distance(const float* x, const float* c, index_t d,
+                              std::uint32_t* groups = nullptr) {
+    index_t j = 0;
     float s = 0.0f;
-    for (int l = 0; l < W; ++l) s += a[l];
+    std::uint64_t bits = 0;   // groups [base, base + 64)
+    index_t base = 0;
+    auto flush = [&]() {
+        if constexpr (GROUPS) {
+            groups[base / 32] = static_cast<std::uint32_t>(bits);
+            if (base + 32 < (d + 7) / 8) groups[base / 32 + 1] = static_cast<std::uint32_t>(bits >> 32);
+            base += 64;
+            bits = 0;
+        }
+    };
+#if KMEANS_KERNEL_AVX2
+    const __m256i no_sign = _mm256_set1_epi32(0x7fffffff);
+    auto nonzero = [&](const float* p) -> std::uint64_t {
+        return _mm256_testz_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), no_sign) ? 0u : 1u;
+    };
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (; j + 32 <= d; j += 32) {
+        const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(c + j));
+        const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(c + j + 8));
+        const __m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(x + j + 16), _mm256_loadu_ps(c + j + 16));
+        const __m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(x + j + 24), _mm256_loadu_ps(c + j + 24));
+        a0 = _mm256_fmadd_ps(d0, d0, a0);
+        a1 = _mm256_fmadd_ps(d1, d1, a1);
+        a2 = _mm256_fmadd_ps(d2, d2, a2);
+        a3 = _mm256_fmadd_ps(d3, d3, a3);
+        if constexpr (GROUPS) {
+            const std::uint64_t m = nonzero(x + j) | nonzero(x + j + 8) << 1 |
+                                    nonzero(x + j + 16) << 2 | nonzero(x + j + 24) << 3;
+            bits |= m << (j / 8 - base);
+            if (j / 8 + 4 - base == 64) flush();
+        }
+    }
+    for (; j + 8 <= d; j += 8) {
+        const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(c + j));
+        a0 = _mm256_fmadd_ps(d0, d0, a0);
+        if constexpr (GROUPS) {
+            bits |= nonzero(x + j) << (j / 8 - base);
+            if (j / 8 + 1 - base == 64) flush();
+        }
+    }
+    s = lane_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+#else
+    float acc[G];
+    for (index_t l = 0; l < G; ++l) acc[l] = 0.0f;
+    for (; j + G <= d; j += G) {
+        bool any = false;
+        for (index_t l = 0; l < G; ++l) {
+            const float diff = x[j + l] - c[j + l];
+            acc[l] = acc[l] + diff * diff;
+            any = any || x[j + l] != 0.0f;
+        }
+        if constexpr (GROUPS) {
+            bits |= static_cast<std::uint64_t>(any) << (j / 8 - base);
+            if (j / 8 + 1 - base == 64) flush();
+        }
+    }
+    for (index_t l = 0; l < G; ++l) s += acc[l];
+#endif
+    if constexpr (GROUPS) {
+        if (base < (d + 7) / 8) flush();
+    }
+    for (; j < d; ++j) {
+        const float diff = x[j] - c[j];
+        s = s + diff * diff;
+    }
     return s;
 }
 
-// dots[r][c] = x_r . c_c for NR rows and NC centers.
-template <int NR, int NC>
-inline void dot_block(const float* const* x, const float* const* c, index_t d,
-                      float (&dots)[R][C]) {
-    float acc[NR][NC][W];
-    for (int r = 0; r < NR; ++r)
-        for (int q = 0; q < NC; ++q)
-            for (int l = 0; l < W; ++l) acc[r][q][l] = 0.0f;
-    const index_t d_main = d - d % W;
-    for (index_t j = 0; j < d_main; j += W) {
-        for (int r = 0; r < NR; ++r) {
-            const float* xr = x[r] + j;
-            for (int q = 0; q < NC; ++q) {
-                const float* cq = c[q] + j;
-                for (int l = 0; l < W; ++l) acc[r][q][l] += xr[l] * cq[l];
+// sum += w * x (w == nullptr: sum += x), in double, over the full 8-column groups whose bit is
+// set in groups (the others are zero in x: adding +-0 changes no sum, which is never -0), then
+// the last d % 8 columns.
+template <bool WEIGHTED>
+void add_row(double* sum, const float* x, double w, index_t d, const std::uint32_t* groups) {
+    const index_t full = d / 8;
+    for (index_t word = 0; word * 32 < full; ++word) {
+        std::uint32_t bits = groups[word];
+        if ((word + 1) * 32 > full) bits &= (1u << (full - word * 32)) - 1u;
+        while (bits != 0) {
+            const index_t j = (word * 32 + __builtin_ctz(bits)) * 8;
+            bits &= bits - 1u;
+#if KMEANS_KERNEL_AVX2
+            const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + j));
+            const __m256d hi = _mm256_cvtps_pd(_mm_loadu_ps(x + j + 4));
+            if constexpr (WEIGHTED) {
+                const __m256d wv = _mm256_set1_pd(w);
+                _mm256_storeu_pd(sum + j, _mm256_fmadd_pd(wv, lo, _mm256_loadu_pd(sum + j)));
+                _mm256_storeu_pd(sum + j + 4, _mm256_fmadd_pd(wv, hi, _mm256_loadu_pd(sum + j + 4)));
+            } else {
+                _mm256_storeu_pd(sum + j, _mm256_add_pd(_mm256_loadu_pd(sum + j), lo));
+                _mm256_storeu_pd(sum + j + 4, _mm256_add_pd(_mm256_loadu_pd(sum + j + 4), hi));
             }
+#else
+            for (index_t l = j; l < j + 8; ++l) {
+                if constexpr (WEIGHTED) {
+                    sum[l] = sum[l] + w * static_cast<double>(x[l]);
+                } else {
+                    sum[l] = sum[l] + static_cast<double>(x[l]);
+                }
+            }
+#endif
         }
     }
-    for (int r = 0; r < NR; ++r) {
-        for (int q = 0; q < NC; ++q) {
-            float tail = 0.0f;
-            for (index_t j = d_main; j < d; ++j) tail += x[r][j] * c[q][j];
-            dots[r][q] = lane_sum(acc[r][q]) + tail;
+    for (index_t j = full * 8; j < d; ++j) {
+        if constexpr (WEIGHTED) {
+#if KMEANS_KERNEL_AVX2
+            sum[j] = __builtin_fma(w, static_cast<double>(x[j]), sum[j]);
+#else
+            sum[j] = sum[j] + w * static_cast<double>(x[j]);
+#endif
+        } else {
+            sum[j] = sum[j] + static_cast<double>(x[j]);
         }
     }
 }
 
-// Update the running best center of NR rows with centers [c0, c0 + NC).
-template <int NR, int NC>
-inline void score_block(const ChunkArgs& a, index_t row0, index_t c0) {
+// Rows [s0, s1) of the chunk (at most kSweepRows): column lists, then the center blocks, each
+// visited by every register block of rows while it is in cache; then, while the rows are still
+// in cache, their distances, objectives and sums (in row order).
+void sweep(ChunkArgs& a, index_t s0, index_t s1, index_t n_groups, index_t block_groups,
+           bool accumulate, double& objective, double& sum_dist) {
+    const index_t d = a.d, list_stride = d + d / 8 + 16;
+    index_t n_list[kColumnLists];
     const float* x[R];
-    const float* c[C];
-    for (int r = 0; r < NR; ++r) x[r] = a.X + (row0 + r) * a.d;
-    for (int q = 0; q < NC; ++q) c[q] = a.centers + (c0 + q) * a.d;
-    float dots[R][C];
-    dot_block<NR, NC>(x, c, a.d, dots);
-    for (int r = 0; r < NR; ++r) {
-        for (int q = 0; q < NC; ++q) {
-            const float score = a.center_sqnorm[c0 + q] - 2.0f * dots[r][q];
-            // strict '<' keeps the lowest index on ties, as argmin does
-            if (score < a.best_score[row0 + r]) {
-                a.best_score[row0 + r] = score;
-                a.labels[row0 + r] = static_cast<std::int32_t>(c0 + q);
+    index_t b = 0;
+    for (index_t r0 = s0; r0 < s1; r0 += R, ++b) {
+        const index_t nr = s1 - r0 < R ? s1 - r0 : R;
+        for (index_t r = 0; r < nr; ++r) x[r] = a.X + (r0 + r) * d;
+        std::int32_t* list = a.column_lists + b * list_stride;
+        std::uint32_t* groups = reinterpret_cast<std::uint32_t*>(list + d);
+        switch (nr) {
+            case 4: n_list[b] = column_list<4>(x, d, list, groups); break;
+            case 3: n_list[b] = column_list<3>(x, d, list, groups); break;
+            case 2: n_list[b] = column_list<2>(x, d, list, groups); break;
+            default: n_list[b] = column_list<1>(x, d, list, groups); break;
+        }
+    }
+    for (index_t g0 = 0; g0 < n_groups; g0 += block_groups) {
+        const index_t g1 = g0 + block_groups < n_groups ? g0 + block_groups : n_groups;
+        b = 0;
+        for (index_t r0 = s0; r0 < s1; r0 += R, ++b) {
+            const index_t nr = s1 - r0 < R ? s1 - r0 : R;
+            for (index_t r = 0; r < nr; ++r) x[r] = a.X + (r0 + r) * d;
+            const std::int32_t* list = a.column_lists + b * list_stride;
+            float* best = a.best_score + r0;
+            std::int32_t* label = a.labels + r0;
+            // single sweeps of one register block: prefetch the rows of a later block
+            const char* prefetch = nullptr;
+            index_t prefetch_lines = 0;
+            if (KMEANS_PREFETCH_BLOCKS > 0 && s1 - s0 == R && g0 == 0) {
+                const index_t p0 = r0 + KMEANS_PREFETCH_BLOCKS * R;
+                const index_t p1 = p0 + R < a.rows ? p0 + R : a.rows;
+                if (p0 < p1) {
+                    prefetch = reinterpret_cast<const char*>(a.X + p0 * d);
+                    prefetch_lines = ((p1 - p0) * d * static_cast<index_t>(sizeof(float)) + 63) / 64;
+                }
+            }
+            switch (nr) {
+                case 4: score_block<4>(x, a, g0, g1, list, n_list[b], best, label, prefetch, prefetch_lines); break;
+                case 3: score_block<3>(x, a, g0, g1, list, n_list[b], best, label, prefetch, prefetch_lines); break;
+                case 2: score_block<2>(x, a, g0, g1, list, n_list[b], best, label, prefetch, prefetch_lines); break;
+                default: score_block<1>(x, a, g0, g1, list, n_list[b], best, label, prefetch, prefetch_lines); break;
             }
         }
     }
-}
-
-template <int NR>
-inline void score_rows(const ChunkArgs& a, index_t row0, index_t cb_begin, index_t cb_end) {
-    index_t c0 = cb_begin;
-    for (; c0 + C <= cb_end; c0 += C) score_block<NR, C>(a, row0, c0);
-    for (; c0 < cb_end; ++c0) score_block<NR, 1>(a, row0, c0);
-}
-
-inline float squared_distance(const float* x, const float* c, index_t d) {
-    float acc[W];
-    for (int l = 0; l < W; ++l) acc[l] = 0.0f;
-    const index_t d_main = d - d % W;
-    for (index_t j = 0; j < d_main; j += W) {
-        for (int l = 0; l < W; ++l) {
-            const float diff = x[j + l] - c[j + l];
-            acc[l] += diff * diff;
+    for (index_t i = s0; i < s1; ++i) {
+        const float* xi = a.X + i * d;
+        const index_t label = a.labels[i];
+        const float d2 = squared_distance(xi, a.centers + label * d, d);
+        a.sq_dist[i] = d2;
+        const double w = a.weights ? a.weights[i] : 1.0;
+        objective += w * static_cast<double>(d2);
+        sum_dist += w * std::sqrt(static_cast<double>(d2));
+        if (accumulate) {
+            const std::int32_t* list = a.column_lists + ((i - s0) / R) * list_stride;
+            const auto* groups = reinterpret_cast<const std::uint32_t*>(list + d);
+            if (a.weights) {
+                add_row<true>(a.sums + label * d, xi, w, d, groups);
+            } else {
+                add_row<false>(a.sums + label * d, xi, 1.0, d, groups);
+            }
+            a.weight_sums[label] += w;
         }
     }
-    float tail = 0.0f;
-    for (index_t j = d_main; j < d; ++j) {
-        const float diff = x[j] - c[j];
-        tail += diff * diff;
-    }
-    return lane_sum(acc) + tail;
-}
-
-inline void add_row(double* sum, const float* x, double w, index_t d) {
-    for (index_t j = 0; j < d; ++j) sum[j] += w * static_cast<double>(x[j]);
-}
-
-inline void add_row_unweighted(double* sum, const float* x, index_t d) {
-    for (index_t j = 0; j < d; ++j) sum[j] += static_cast<double>(x[j]);
 }
 
 }  // namespace
 
 void process_chunk(ChunkArgs& a, bool accumulate) {
     const index_t rows = a.rows, d = a.d, k = a.k;
+    const index_t n_groups = (k + G - 1) / G;
     for (index_t i = 0; i < rows; ++i) {
         a.best_score[i] = INFINITY;
         a.labels[i] = 0;
     }
-    // Centers in blocks that stay in cache while every row of the chunk visits them.
-    index_t block = kCacheBytes / (d * static_cast<index_t>(sizeof(float)) + 1);
-    block = block < C ? C : block - block % C;
-    for (index_t cb = 0; cb < k; cb += block) {
-        const index_t cb_end = cb + block < k ? cb + block : k;
-        index_t i = 0;
-        for (; i + R <= rows; i += R) score_rows<R>(a, i, cb, cb_end);
-        for (; i < rows; ++i) score_rows<1>(a, i, cb, cb_end);
-    }
+    // Groups of centers per cache block: a multiple of V, at least V.
+    index_t block_groups = kBlockBytes / (d * G * static_cast<index_t>(sizeof(float)));
+    block_groups = block_groups < V ? V : block_groups - block_groups % V;
+
+    // With one block of centers, a sweep is one register block of rows: its rows stay in L1
+    // from the column list to the sums.
+    const index_t sweep_rows = n_groups <= block_groups ? R : kSweepRows;
     double objective = 0.0, sum_dist = 0.0;
+    for (index_t s0 = 0; s0 < rows; s0 += sweep_rows) {
+        const index_t s1 = s0 + sweep_rows < rows ? s0 + sweep_rows : rows;
+        sweep(a, s0, s1, n_groups, block_groups, accumulate, objective, sum_dist);
+    }
+    a.objective = objective;
+    a.sum_dist = sum_dist;
+}
+
+namespace {
+
+// Rows rows[0 .. m) (any rows of the chunk, by pointer; m <= kSweepRows): the smallest score and
+// its center (lowest index on ties), and the second smallest score, against every center, with
+// the arithmetic of a pass (so the same label as a pass would give).
+void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, index_t n_groups,
+                index_t block_groups, float* best, float* second, std::int32_t* label) {
+    const index_t d = a.d, list_stride = d + d / 8 + 16;
+    index_t n_list[kColumnLists];
+    index_t b = 0;
+    for (index_t r0 = 0; r0 < m; r0 += R, ++b) {
+        const index_t nr = m - r0 < R ? m - r0 : R;
+        std::int32_t* list = a.column_lists + b * list_stride;
+        auto* groups = reinterpret_cast<std::uint32_t*>(list + d);
+        switch (nr) {
+            case 4: n_list[b] = column_list<4>(rows + r0, d, list, groups); break;
+            case 3: n_list[b] = column_list<3>(rows + r0, d, list, groups); break;
+            case 2: n_list[b] = column_list<2>(rows + r0, d, list, groups); break;
+            default: n_list[b] = column_list<1>(rows + r0, d, list, groups); break;
+        }
+    }
+    for (index_t i = 0; i < m; ++i) {
+        best[i] = second[i] = INFINITY;
+        label[i] = 0;
+    }
+    for (index_t g0 = 0; g0 < n_groups; g0 += block_groups) {
+        const index_t g1 = g0 + block_groups < n_groups ? g0 + block_groups : n_groups;
+        b = 0;
+        for (index_t r0 = 0; r0 < m; r0 += R, ++b) {
+            const index_t nr = m - r0 < R ? m - r0 : R;
+            const std::int32_t* list = a.column_lists + b * list_stride;
+            const float* const* x = rows + r0;
+            switch (nr) {
+                case 4: score_block<4, true>(x, a, g0, g1, list, n_list[b], best + r0, label + r0, nullptr, 0, second + r0); break;
+                case 3: score_block<3, true>(x, a, g0, g1, list, n_list[b], best + r0, label + r0, nullptr, 0, second + r0); break;
+                case 2: score_block<2, true>(x, a, g0, g1, list, n_list[b], best + r0, label + r0, nullptr, 0, second + r0); break;
+                default: score_block<1, true>(x, a, g0, g1, list, n_list[b], best + r0, label + r0, nullptr, 0, second + r0); break;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
+    ChunkArgs& a = ba.chunk;
+    const index_t rows = a.rows, d = a.d, k = a.k;
+    const index_t n_groups = (k + G - 1) / G;
+    const index_t group_words = (d + 255) / 256;
+    index_t block_groups = kBlockBytes / (d * G * static_cast<index_t>(sizeof(float)));
+    block_groups = block_groups < V ? V : block_groups - block_groups % V;
+
+    // 1. Rows whose previous label is proven: every other center is farther by more than the
+    //    rounding of the scores could hide. The distance to the previous center is needed
+    //    anyway (it is the reported one when the label stays); it bounds the upper side.
+    index_t n_todo = 0;
     for (index_t i = 0; i < rows; ++i) {
         const float* x = a.X + i * d;
+        if (!ba.score_all) {
+            const std::int32_t old = a.labels[i];
+            const double lower =
+                ba.lower[i] - (old == ba.drift_argmax ? ba.drift_second : ba.drift_max);
+            const float d2 = squared_distance<true>(x, a.centers + static_cast<index_t>(old) * d, d,
+                                                    ba.row_groups + i * group_words);
+            a.sq_dist[i] = d2;
+            const double upper = std::sqrt(static_cast<double>(d2) * (1.0 + ba.distance_error));
+            const double gap_bound = ba.gap[old] - upper;  // d(x, c) >= d(old, c) - d(x, old)
+            const double bound = lower > gap_bound ? lower : gap_bound;
+            const double error =
+                ba.score_error_const + ba.score_error_slope * std::sqrt(ba.x_sqnorm[i]);
+            if (bound > 0.0 && upper * upper + 2.0 * error < bound * bound) {
+                ba.lower[i] = lower;
+                continue;
+            }
+        }
+        ba.row_index[n_todo] = static_cast<std::int32_t>(i);
+        ba.row_ptrs[n_todo] = x;
+        ++n_todo;
+    }
+    // 2. The other rows against every center, with the scores of a pass.
+    for (index_t t0 = 0; t0 < n_todo; t0 += kSweepRows) {
+        const index_t m = n_todo - t0 < kSweepRows ? n_todo - t0 : kSweepRows;
+        float best[kSweepRows];
+        std::int32_t label[kSweepRows];
+        float* second = ba.second_score + t0;
+        score_rows(a, ba.row_ptrs + t0, m, n_groups, block_groups, best, second, label);
+        for (index_t q = 0; q < m; ++q) {
+            const index_t i = ba.row_index[t0 + q];
+            // every center but the chosen one: exact squared distance >= second + |x|^2 - error
+            const double error =
+                ba.score_error_const + ba.score_error_slope * std::sqrt(ba.x_sqnorm[i]);
+            const double low2 = static_cast<double>(second[q]) + ba.x_sqnorm[i] - error;
+            ba.lower[i] = low2 > 0.0 ? std::sqrt(low2) : 0.0;
+            const bool changed = ba.score_all || label[q] != a.labels[i];
+            a.labels[i] = label[q];
+            if (changed) {
+                a.sq_dist[i] = squared_distance<true>(ba.row_ptrs[t0 + q],
+                                                      a.centers + static_cast<index_t>(label[q]) * d,
+                                                      d, ba.row_groups + i * group_words);
+            }
+        }
+    }
+    ba.n_scored = n_todo;
+    // 3. Objectives and sums in row order, as a pass adds them.
+    double objective = 0.0, sum_dist = 0.0;
+    for (index_t i = 0; i < rows; ++i) {
+        const float d2 = a.sq_dist[i];
         const index_t label = a.labels[i];
-        const float d2 = squared_distance(x, a.centers + label * d, d);
-        a.sq_dist[i] = d2;
         const double w = a.weights ? a.weights[i] : 1.0;
         objective += w * static_cast<double>(d2);
         sum_dist += w * std::sqrt(static_cast<double>(d2));
         if (accumulate) {
+            // the row's own nonzero groups: skipping zeros changes no sum (see add_row)
+            const std::uint32_t* groups = ba.row_groups + i * group_words;
             if (a.weights) {
-                add_row(a.sums + label * d, x, w, d);
+                add_row<true>(a.sums + label * d, a.X + i * d, w, d, groups);
             } else {
-                add_row_unweighted(a.sums + label * d, x, d);
+                add_row<false>(a.sums + label * d, a.X + i * d, 1.0, d, groups);
             }
             a.weight_sums[label] += w;
         }

@@ -7,12 +7,12 @@
 namespace kmeans {
 
 // One declaration per compiled copy of chunk_kernel.cpp.
-namespace isa_generic { void process_chunk(ChunkArgs&, bool); }
+namespace isa_generic { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); }
 #ifdef KMEANS_HAVE_AVX2
-namespace isa_avx2 { void process_chunk(ChunkArgs&, bool); }
+namespace isa_avx2 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); }
 #endif
 #ifdef KMEANS_HAVE_AVX512
-namespace isa_avx512 { void process_chunk(ChunkArgs&, bool); }
+namespace isa_avx512 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); }
 #endif
 
 namespace {
@@ -20,6 +20,7 @@ namespace {
 struct Kernel {
     const char* name;
     ChunkFn fn;
+    BoundFn bounded;
     bool (*supported)();
 };
 
@@ -42,12 +43,12 @@ bool cpu_avx512() { return false; }
 const std::vector<Kernel>& kernels() {
     static const std::vector<Kernel> all = {
 #ifdef KMEANS_HAVE_AVX512
-        {"avx512", isa_avx512::process_chunk, cpu_avx512},
+        {"avx512", isa_avx512::process_chunk, isa_avx512::process_chunk_bounded, cpu_avx512},
 #endif
 #ifdef KMEANS_HAVE_AVX2
-        {"avx2", isa_avx2::process_chunk, cpu_avx2},
+        {"avx2", isa_avx2::process_chunk, isa_avx2::process_chunk_bounded, cpu_avx2},
 #endif
-        {"generic", isa_generic::process_chunk, always},
+        {"generic", isa_generic::process_chunk, isa_generic::process_chunk_bounded, always},
     };
     return all;
 }
@@ -106,5 +107,7 @@ std::string current_isa() { return current().name; }
 void set_isa(const std::string& name) { g_current.store(&find(name)); }
 
 ChunkFn chunk_kernel() { return current().fn; }
+
+BoundFn bounded_kernel() { return current().bounded; }
 
 }  // namespace kmeans

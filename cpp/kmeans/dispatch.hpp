@@ -21,4 +21,7 @@ void set_isa(const std::string& name);
 // The chunk kernel in use (chosen on first call: MNIST_KMEANS_ISA if set, else the widest).
 ChunkFn chunk_kernel();
 
+// The bounded (Hamerly) chunk kernel of the same instruction set.
+BoundFn bounded_kernel();
+
 }  // namespace kmeans

@@ -1,11 +1,17 @@
 #include "lloyd.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <numeric>
+#include <thread>
 
 #include "dispatch.hpp"
+#include "hamerly.hpp"
+#include "ordered.hpp"
 
 #ifdef KMEANS_HAVE_OPENMP
 #include <omp.h>
@@ -31,20 +37,152 @@ int max_threads() {
 
 namespace {
 
-int thread_id() {
-#ifdef KMEANS_HAVE_OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
+
+// A float buffer whose data() is aligned to 64 bytes (a cache line).
+struct AlignedFloats {
+    std::vector<float> storage;
+    float* data = nullptr;
+    explicit AlignedFloats(size_t n) : storage(n + 16) {
+        const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
+        data = storage.data() + ((64 - address % 64) % 64) / sizeof(float);
+    }
+};
+
+}  // namespace
+
+void pack_centers(const float* centers, index_t k, index_t d, float* centers_t, float* sqnorm) {
+    const index_t groups = (k + kCenterGroup - 1) / kCenterGroup;
+    for (index_t g = 0; g < groups; ++g) {
+        float* block = centers_t + g * d * kCenterGroup;
+        for (index_t l = 0; l < kCenterGroup; ++l) {
+            const index_t c = g * kCenterGroup + l;
+            if (c < k) {
+                const float* row = centers + c * d;
+                double s = 0.0;
+                for (index_t j = 0; j < d; ++j) {
+                    block[j * kCenterGroup + l] = row[j];
+                    s += static_cast<double>(row[j]) * row[j];
+                }
+                sqnorm[c] = static_cast<float>(s);
+            } else {
+                for (index_t j = 0; j < d; ++j) block[j * kCenterGroup + l] = 0.0f;
+                sqnorm[c] = INFINITY;
+            }
+        }
+    }
 }
 
-void center_norms(const float* centers, index_t k, index_t d, float* out) {
-    for (index_t c = 0; c < k; ++c) {
-        double s = 0.0;
-        for (index_t j = 0; j < d; ++j) s += static_cast<double>(centers[c * d + j]) * centers[c * d + j];
-        out[c] = static_cast<float>(s);
+namespace {
+
+// One pass over X in chunks of kChunkRows rows: call(args, chunk, thread) fills the outputs of
+// a chunk (labels, sq_dist, objectives, and the chunk's sums when accumulating), and the
+// chunks' results are added in chunk order, so the output is the same for any thread count.
+template <class Call>
+PassStats chunked_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
+                       const double* weights, std::int32_t* labels, float* sq_dist,
+                       double* sums, double* weight_sums, int n_threads, const Call& call) {
+    const bool accumulate = sums != nullptr;
+    const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    const index_t window = 2 * static_cast<index_t>(threads);
+
+    const index_t groups = (k + kCenterGroup - 1) / kCenterGroup;
+    std::vector<float> sqnorm(static_cast<size_t>(groups * kCenterGroup));
+    AlignedFloats centers_t(static_cast<size_t>(groups * kCenterGroup * d));
+    pack_centers(centers, k, d, centers_t.data, sqnorm.data());
+    // Scratch per thread and results per slot, allocated here so that nothing inside the
+    // parallel region can throw.
+    const index_t lists_size = kColumnLists * (d + d / 8 + 16);
+    std::vector<float> best(static_cast<size_t>(threads) * kChunkRows);
+    std::vector<std::int32_t> lists(static_cast<size_t>(threads * lists_size));
+    std::vector<double> slot_sums(accumulate ? static_cast<size_t>(window * k * d) : 0, 0.0);
+    std::vector<double> slot_w(accumulate ? static_cast<size_t>(window * k) : 0, 0.0);
+    std::vector<PassStats> slot_stats(static_cast<size_t>(window));
+    std::vector<std::atomic<index_t>> done(static_cast<size_t>(window));
+    if (accumulate) {
+        std::fill(sums, sums + k * d, 0.0);
+        std::fill(weight_sums, weight_sums + k, 0.0);
     }
+    PassStats stats;
+
+    auto body = [&](index_t chunk, index_t slot, int t) {
+        const index_t row0 = chunk * kChunkRows;
+        ChunkArgs a{};
+        a.X = X + row0 * d;
+        a.rows = std::min(kChunkRows, n - row0);
+        a.d = d;
+        a.centers = centers;
+        a.center_sqnorm = sqnorm.data();
+        a.centers_t = centers_t.data;
+        a.k = k;
+        a.weights = weights ? weights + row0 : nullptr;
+        a.labels = labels + row0;
+        a.sq_dist = sq_dist + row0;
+        a.best_score = best.data() + static_cast<index_t>(t) * kChunkRows;
+        a.column_lists = lists.data() + static_cast<index_t>(t) * lists_size;
+        a.sums = accumulate ? slot_sums.data() + slot * k * d : nullptr;
+        a.weight_sums = accumulate ? slot_w.data() + slot * k : nullptr;
+        call(a, chunk, t);
+        slot_stats[static_cast<size_t>(slot)] = PassStats{a.objective, a.sum_dist};
+    };
+    // Chunk order: the sums do not depend on which thread ran which chunk.
+    auto merge = [&](index_t, index_t slot) {
+        stats.objective += slot_stats[static_cast<size_t>(slot)].objective;
+        stats.sum_dist += slot_stats[static_cast<size_t>(slot)].sum_dist;
+        if (!accumulate) return;
+        double* my_sums = slot_sums.data() + slot * k * d;
+        double* my_w = slot_w.data() + slot * k;
+        for (index_t c = 0; c < k; ++c) {
+            // untouched by this chunk (or only rows of weight 0, which add 0 * x)
+            if (my_w[c] == 0.0) continue;
+            double* dst = sums + c * d;
+            double* src = my_sums + c * d;
+            for (index_t j = 0; j < d; ++j) {
+                dst[j] += src[j];
+                src[j] = 0.0;
+            }
+            weight_sums[c] += my_w[c];
+            my_w[c] = 0.0;
+        }
+    };
+    for_chunks_in_order(n_chunks, threads, window, done, body, merge);
+    return stats;
+}
+
+// A pass of the bounded (Hamerly) kernel: the outputs of assign_pass, bit for bit; rows_scored
+// receives how many rows were scored against every center.
+PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t d,
+                       const float* centers, index_t k, const double* weights,
+                       std::int32_t* labels, float* sq_dist, double* sums, double* weight_sums,
+                       int n_threads, index_t* rows_scored) {
+    const BoundFn kernel = bounded_kernel();
+    const bool accumulate = sums != nullptr;
+    bounds.prepare(centers, n_threads);
+    const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    std::vector<const float*> row_ptrs(static_cast<size_t>(threads) * kChunkRows);
+    std::vector<std::int32_t> row_index(static_cast<size_t>(threads) * kChunkRows);
+    std::vector<float> second(static_cast<size_t>(threads) * kChunkRows);
+    const index_t group_words = (d + 255) / 256;
+    std::vector<std::uint32_t> row_groups(static_cast<size_t>(threads * kChunkRows * group_words));
+    std::vector<index_t> scored(static_cast<size_t>(n_chunks), 0);
+    const PassStats stats = chunked_pass(
+        X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums, n_threads,
+        [&](ChunkArgs& a, index_t chunk, int t) {
+            BoundArgs b{};
+            b.chunk = a;
+            bounds.fill(b, chunk * kChunkRows);
+            b.row_ptrs = row_ptrs.data() + static_cast<index_t>(t) * kChunkRows;
+            b.row_index = row_index.data() + static_cast<index_t>(t) * kChunkRows;
+            b.second_score = second.data() + static_cast<index_t>(t) * kChunkRows;
+            b.row_groups = row_groups.data() + static_cast<index_t>(t) * kChunkRows * group_words;
+            kernel(b, accumulate);
+            a.objective = b.chunk.objective;
+            a.sum_dist = b.chunk.sum_dist;
+            scored[static_cast<size_t>(chunk)] = b.n_scored;
+        });
+    *rows_scored = std::accumulate(scored.begin(), scored.end(), index_t{0});
+    return stats;
 }
 
 }  // namespace
@@ -54,79 +192,8 @@ PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers
                       double* sums, double* weight_sums, int n_threads) {
     const ChunkFn kernel = chunk_kernel();
     const bool accumulate = sums != nullptr;
-    const index_t chunk_rows = kChunkRows;  // a local: OpenMP's default(none) names it
-    const index_t n_chunks = (n + chunk_rows - 1) / chunk_rows;
-    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
-
-    std::vector<float> sqnorm(static_cast<size_t>(k));
-    center_norms(centers, k, d, sqnorm.data());
-    // Per-thread scratch, allocated here so that nothing inside the parallel region can throw.
-    std::vector<float> best(static_cast<size_t>(threads) * kChunkRows);
-    std::vector<double> local_sums(accumulate ? static_cast<size_t>(threads) * k * d : 0, 0.0);
-    std::vector<double> local_w(accumulate ? static_cast<size_t>(threads) * k : 0, 0.0);
-    if (accumulate) {
-        std::fill(sums, sums + k * d, 0.0);
-        std::fill(weight_sums, weight_sums + k, 0.0);
-    }
-    PassStats stats;
-    const float* sqnorm_p = sqnorm.data();
-    float* best_p = best.data();
-    double* local_sums_p = local_sums.data();
-    double* local_w_p = local_w.data();
-
-#ifdef KMEANS_HAVE_OPENMP
-#pragma omp parallel num_threads(threads) default(none)                                     \
-    shared(X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums, kernel,        \
-           accumulate, chunk_rows, n_chunks, stats, sqnorm_p, best_p, local_sums_p, local_w_p)
-#endif
-    {
-        const int t = thread_id();
-        double* my_sums = accumulate ? local_sums_p + static_cast<index_t>(t) * k * d : nullptr;
-        double* my_w = accumulate ? local_w_p + static_cast<index_t>(t) * k : nullptr;
-#ifdef KMEANS_HAVE_OPENMP
-#pragma omp for ordered schedule(static, 1)
-#endif
-        for (index_t chunk = 0; chunk < n_chunks; ++chunk) {
-            const index_t row0 = chunk * kChunkRows;
-            ChunkArgs a{};
-            a.X = X + row0 * d;
-            a.rows = std::min(chunk_rows, n - row0);
-            a.d = d;
-            a.centers = centers;
-            a.center_sqnorm = sqnorm_p;
-            a.k = k;
-            a.weights = weights ? weights + row0 : nullptr;
-            a.labels = labels + row0;
-            a.sq_dist = sq_dist + row0;
-            a.best_score = best_p + static_cast<index_t>(t) * chunk_rows;
-            a.sums = my_sums;
-            a.weight_sums = my_w;
-            kernel(a, accumulate);
-            // Merge in chunk order: the sums do not depend on which thread ran which chunk.
-#ifdef KMEANS_HAVE_OPENMP
-#pragma omp ordered
-#endif
-            {
-                stats.objective += a.objective;
-                stats.sum_dist += a.sum_dist;
-                if (accumulate) {
-                    for (index_t c = 0; c < k; ++c) {
-                        // untouched by this chunk (or only rows of weight 0, which add 0 * x)
-                        if (my_w[c] == 0.0) continue;
-                        double* dst = sums + c * d;
-                        double* src = my_sums + c * d;
-                        for (index_t j = 0; j < d; ++j) {
-                            dst[j] += src[j];
-                            src[j] = 0.0;
-                        }
-                        weight_sums[c] += my_w[c];
-                        my_w[c] = 0.0;
-                    }
-                }
-            }
-        }
-    }
-    return stats;
+    return chunked_pass(X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums,
+                        n_threads, [&](ChunkArgs& a, index_t, int) { kernel(a, accumulate); });
 }
 
 namespace {
@@ -135,7 +202,7 @@ namespace {
 // many clusters moved.
 index_t relocate_empty(const float* X, index_t n, index_t d, index_t k, const double* weights,
                        std::int32_t* labels, const float* sq_dist, double* sums,
-                       double* weight_sums) {
+                       double* weight_sums, HamerlyBounds* bounds) {
     std::vector<index_t> empty;
     for (index_t c = 0; c < k; ++c) {
         if (!(weight_sums[c] > 0.0)) empty.push_back(c);
@@ -165,6 +232,7 @@ index_t relocate_empty(const float* X, index_t n, index_t d, index_t k, const do
             weight_sums[old] -= w;
             weight_sums[e] = w;
             labels[i] = static_cast<std::int32_t>(e);
+            if (bounds) bounds->forget(i);
             ++moved;
             break;
         }
@@ -181,6 +249,10 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
     std::vector<double> sums(static_cast<size_t>(k * d));
     std::vector<double> weight_sums(static_cast<size_t>(k));
     std::vector<std::int32_t> previous(static_cast<size_t>(n), -1);
+    std::unique_ptr<HamerlyBounds> bounds;  // hamerly: the bounds, kept from pass to pass
+    if (options.algorithm == Algorithm::hamerly) {
+        bounds = std::make_unique<HamerlyBounds>(X, n, d, k, options.n_threads);
+    }
     bool relocated_last = false;
     bool strict = false;
     for (int it = 0; it < options.max_iter; ++it) {
@@ -188,8 +260,13 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             run.interrupted = true;
             return run;
         }
-        const PassStats pass = assign_pass(X, n, d, centers, k, weights, labels, sq_dist,
-                                           sums.data(), weight_sums.data(), options.n_threads);
+        index_t scored = n;
+        const PassStats pass =
+            bounds ? bounded_pass(*bounds, X, n, d, centers, k, weights, labels, sq_dist,
+                                  sums.data(), weight_sums.data(), options.n_threads, &scored)
+                   : assign_pass(X, n, d, centers, k, weights, labels, sq_dist, sums.data(),
+                                 weight_sums.data(), options.n_threads);
+        run.rows_scored.push_back(scored);
         run.objective.push_back(pass.objective);
         run.sum_dist.push_back(pass.sum_dist);
         run.n_iter = it + 1;
@@ -202,7 +279,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             break;
         }
         const index_t moved = relocate_empty(X, n, d, k, weights, labels, sq_dist, sums.data(),
-                                             weight_sums.data());
+                                             weight_sums.data(), bounds.get());
         run.n_relocated += moved;
         relocated_last = moved > 0;
         double shift = 0.0;

@@ -37,10 +37,19 @@ PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers
                       const double* weights, std::int32_t* labels, float* sq_dist,
                       double* sums, double* weight_sums, int n_threads);
 
+// How a run finds each row's nearest center. Every algorithm gives the same labels, centers,
+// objectives and iteration count, bit for bit: hamerly only skips the rows whose label it can
+// prove unchanged, with margins for the rounding of the scores (see hamerly.hpp).
+enum class Algorithm {
+    lloyd,    // every row against every center, every pass
+    hamerly,  // Hamerly's bounds: one lower bound per row (8 bytes a row)
+};
+
 struct RunOptions {
     int max_iter = 300;  // passes at most
     double tol = 0.0;    // stop when the squared center shift is <= tol; 0: only when no label changes
     int n_threads = 1;   // OpenMP threads for each pass
+    Algorithm algorithm = Algorithm::lloyd;
 };
 
 struct RunStats {
@@ -52,6 +61,7 @@ struct RunStats {
     bool converged = false;
     index_t n_relocated = 0;        // empty clusters moved to the farthest point
     bool interrupted = false;       // should_stop returned true; outputs are incomplete
+    std::vector<index_t> rows_scored;  // per iteration: rows scored against every center
 };
 
 // Lloyd iterations from the given centers until no label changes (or the shift is within

@@ -70,6 +70,9 @@ class RunResult:
         Empty clusters moved to the farthest point during the run.
     init_centers : ndarray of shape (n_clusters, n_features), float32
         The centers the run started from.
+    rows_scored : ndarray of shape (n_iter,), int64, or None
+        Rows scored against every center in each pass (all of them for 'lloyd'; 'hamerly'
+        skips the rows whose label it proves unchanged).
     """
 
     centers: np.ndarray
@@ -83,6 +86,7 @@ class RunResult:
     converged: bool
     n_relocated: int
     init_centers: np.ndarray
+    rows_scored: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -317,6 +321,18 @@ def assign_pass(
     return PassResult(labels, sq, sums, weights, float(inertia), float(j_clust))
 
 
+ALGORITHMS = ("auto", "lloyd", "hamerly")
+
+
+def _resolve_algorithm(algorithm: str, max_iter: int) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if algorithm == "auto":
+        # the bounds pay off from the second pass on; results are the same either way
+        return "lloyd" if max_iter == 1 else "hamerly"
+    return algorithm
+
+
 def lloyd(
     X: np.ndarray,
     init_centers: np.ndarray,
@@ -325,6 +341,7 @@ def lloyd(
     max_iter: int = 300,
     tol: float = 0.0,
     n_threads: int | None = None,
+    algorithm: str = "auto",
 ) -> RunResult:
     """One run of Lloyd's algorithm in the C++ kernel.
 
@@ -332,13 +349,24 @@ def lloyd(
     init_centers must be float32 of shape (n_clusters, n_features); neither is modified.
     ``tol`` is absolute here (see :func:`absolute_tolerance`); 0 runs until no label changes.
     Ctrl-C interrupts the run between passes with KeyboardInterrupt.
+
+    ``algorithm``: 'lloyd' scores every row against every center in every pass; 'hamerly'
+    keeps a lower bound per row (8 bytes) and skips the rows whose label it can prove
+    unchanged, with margins for float32 rounding, so that it gives the same labels, centers,
+    objectives and n_iter as 'lloyd', bit for bit; 'auto' ('hamerly' unless max_iter is 1).
     """
     if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     if not (isinstance(tol, numbers.Real) and tol >= 0):
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
     out = _kernel.lloyd(
-        X, init_centers, sample_weight, int(max_iter), float(tol), _resolve_threads(n_threads)
+        X,
+        init_centers,
+        sample_weight,
+        int(max_iter),
+        float(tol),
+        _resolve_threads(n_threads),
+        _resolve_algorithm(algorithm, max_iter),
     )
     return RunResult(
         centers=out["centers"],
@@ -352,6 +380,7 @@ def lloyd(
         converged=bool(out["converged"]),
         n_relocated=int(out["n_relocated"]),
         init_centers=init_centers,
+        rows_scored=out["rows_scored"],
     )
 
 
@@ -379,7 +408,10 @@ default='k-means++'
     n_threads : int or None, default=None
         Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). Results do not
         depend on it.
-    algorithm : {'lloyd', 'auto'}, default='auto'
+    algorithm : {'auto', 'lloyd', 'hamerly'}, default='auto'
+        'lloyd' scores every row against every center in every pass; 'hamerly' skips the rows
+        whose label it proves unchanged (with margins for float32 rounding) and gives the same
+        results bit for bit; 'auto' picks 'hamerly' (see :func:`lloyd`).
 
     Attributes
     ----------
@@ -415,7 +447,7 @@ default='k-means++'
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "algorithm": [StrOptions({"lloyd", "auto"})],
+        "algorithm": [StrOptions({"lloyd", "auto", "hamerly"})],
     }
 
     def __init__(
@@ -494,6 +526,7 @@ default='k-means++'
                 max_iter=self.max_iter,
                 tol=tol,
                 n_threads=n_threads or None,
+                algorithm=self.algorithm,
             )
             restarts.append(
                 RestartSummary(
