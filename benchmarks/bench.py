@@ -1,0 +1,629 @@
+"""Benchmark our k-means against scikit-learn, scikit-learn-intelex and faiss on MNIST 60k.
+
+Prints markdown tables (see benchmarks/README.md for what each part measures and how):
+
+  a  seconds per Lloyd iteration, k = 5, 10, 20, 64, 256, with the two floors
+  b  time to converge (no label changes) at k = 20 and 256, iterations counted
+  c  the notebook study: k=20 x 30, k=10 x 20, k=5 x 10 random restarts
+  d  peak resident memory of a fit, and its ratio to the size of X
+  e  1 thread against 2 threads
+  f  growth with n (MNIST repeated with small noise, 10k to 600k rows) and with k
+
+Every library runs in a process of its own, on the same float32 rows and from the same initial
+centers; each figure is a median over repetitions, and ratios are ours / peer from the same run
+(below 1: ours is faster). Objectives are recomputed from each library's final centers by one
+float64 evaluator, so that no speed comes from doing less work.
+
+    PYTHONPATH=python .venv/bin/python benchmarks/bench.py --quick
+    PYTHONPATH=python .venv/bin/python benchmarks/bench.py --parts a,b --out results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_DATA = Path(
+    os.environ.get("MNIST_DATA_DIR", "/work/shared/data/mnist")
+) / "train-images-idx3-ubyte.gz"
+LIBRARIES = ["ours", "ours-lloyd", "sklearn-lloyd", "sklearn-elkan", "sklearnex", "faiss"]
+PEERS = LIBRARIES[2:]
+# Variables that make this machine's OpenBLAS pick a slower kernel for numpy and faiss.
+UNSET_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+# --------------------------------------------------------------------------------------------
+# data and initial centers (the same in every process)
+
+
+def load_mnist(path: Path) -> np.ndarray:
+    """The IDX images as C-contiguous float32 rows (n, 784)."""
+    raw = gzip.open(path).read()
+    if int.from_bytes(raw[:4], "big") != 0x00000803:
+        raise ValueError(f"{path} is not an IDX file of uint8 images")
+    n, h, w = (int.from_bytes(raw[4 * i : 4 * i + 4], "big") for i in (1, 2, 3))
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, h * w).astype(np.float32)
+
+
+def grown(X: np.ndarray, n: int, noise: str, seed: int = 0) -> np.ndarray:
+    """n rows: X repeated, with uniform noise in [0, 1) added (to the nonzero pixels only, so
+    that the rows stay as sparse as MNIST, or to every pixel with noise='dense')."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, X.shape[1]), np.float32)
+    for start in range(0, n, len(X)):
+        block = out[start : start + len(X)]
+        block[:] = X[: len(block)]
+        jitter = rng.random(block.shape, dtype=np.float32)
+        if noise == "nonzero":
+            jitter *= block != 0
+        block += jitter
+    return out
+
+
+def initial_centers(X: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k distinct rows chosen uniformly (the notebook's 'random' init), as float32."""
+    rows = np.random.RandomState(seed).choice(len(X), k, replace=False)
+    return np.ascontiguousarray(X[rows], dtype=np.float32)
+
+
+def objective(X: np.ndarray, centers: np.ndarray, block: int = 8192) -> float:
+    """Sum over rows of the squared distance to the nearest center, in float64."""
+    C = centers.astype(np.float64)
+    c_sq = (C * C).sum(1)
+    total = 0.0
+    for start in range(0, len(X), block):
+        x = X[start : start + block].astype(np.float64)
+        d2 = (x * x).sum(1)[:, None] - 2.0 * (x @ C.T) + c_sq[None, :]
+        total += float(np.maximum(d2.min(1), 0.0).sum())
+    return total
+
+
+# --------------------------------------------------------------------------------------------
+# the libraries: fit(X, init, max_iter) -> (centers, n_iter)
+
+
+def make_fit(library: str) -> Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, int]]:
+    if library in ("ours", "ours-lloyd"):
+        from mnist_kmeans.kmeans import lloyd
+
+        # ours: the default algorithm ('auto': Hamerly's bounds); ours-lloyd: every row scored
+        algorithm = "lloyd" if library == "ours-lloyd" else "auto"
+
+        def fit(X, init, max_iter):
+            run = lloyd(X, init, max_iter=max_iter, tol=0.0, algorithm=algorithm)
+            return run.centers, run.n_iter
+
+    elif library.startswith("sklearn-"):
+        from sklearn.cluster import KMeans
+
+        algorithm = library.split("-", 1)[1]
+
+        def fit(X, init, max_iter):
+            km = KMeans(len(init), init=init, n_init=1, max_iter=max_iter, tol=0.0,
+                        algorithm=algorithm).fit(X)
+            return km.cluster_centers_, int(km.n_iter_)
+
+    elif library == "sklearnex":
+        from sklearnex.cluster import KMeans
+
+        def fit(X, init, max_iter):
+            km = KMeans(len(init), init=init, n_init=1, max_iter=max_iter, tol=0.0,
+                        algorithm="lloyd").fit(X)
+            return km.cluster_centers_, int(km.n_iter_)
+
+    elif library == "faiss":
+        import faiss
+
+        def fit(X, init, max_iter):
+            # no subsampling (max_points_per_centroid), no stopping rule: niter passes
+            km = faiss.Kmeans(X.shape[1], len(init), niter=max_iter, verbose=False, seed=1,
+                              max_points_per_centroid=len(X) + 1, min_points_per_centroid=1)
+            km.train(X, init_centroids=init)
+            return np.asarray(km.centroids), max_iter
+
+    else:
+        raise ValueError(f"unknown library {library!r}")
+    return fit
+
+
+def library_info(library: str) -> dict[str, Any]:
+    """Version, thread count and BLAS kernels loaded in this process."""
+    info: dict[str, Any] = {"library": library}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["pools"] = [
+            {k: p.get(k) for k in ("internal_api", "architecture", "num_threads", "prefix")}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        info["pools"] = "threadpoolctl missing"
+    if library.startswith("ours"):
+        from mnist_kmeans import _kernel
+
+        info["isa"] = _kernel.current_isa()
+        info["threads"] = _kernel.max_threads()
+    elif library == "faiss":
+        import faiss
+
+        info["version"] = faiss.__version__
+        info["threads"] = faiss.omp_get_max_threads()
+    elif library.startswith("sklearn"):
+        import sklearn
+
+        info["version"] = sklearn.__version__
+    return info
+
+
+# --------------------------------------------------------------------------------------------
+# measurements, run inside a worker process
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def per_iteration(fit, X, init, n1: int, n2: int, repeat: int) -> dict[str, Any]:
+    """Marginal seconds per iteration: (median time of max_iter=n2 - median of max_iter=n1)
+    / (iterations run difference); fixed costs (validation, copies, setup) cancel out."""
+    fit(X, init, n1)  # warm-up: imports, page faults, thread pools
+    t1, t2 = [], []
+    it1 = it2 = 0
+    centers = init
+    for _ in range(repeat):
+        dt, (_, it1) = timed(lambda: fit(X, init, n1))
+        t1.append(dt)
+        dt, (centers, it2) = timed(lambda: fit(X, init, n2))
+        t2.append(dt)
+    m1, m2 = float(np.median(t1)), float(np.median(t2))
+    if it2 > it1 and m2 > m1:
+        seconds = (m2 - m1) / (it2 - it1)
+        method = "slope"
+    else:  # converged before n1 iterations, or noise: whole time over iterations
+        seconds = m2 / max(it2, 1)
+        method = "whole"
+    return {"seconds": seconds, "method": method, "n_iter": it2, "n_iter_1": it1, "t_n1": m1,
+            "t_n2": m2, "objective": objective(X, centers)}
+
+
+def task_floors(X: np.ndarray, ks: list[int], repeat: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    ones = np.ones(X.shape[1], np.float32)
+    copy = np.empty_like(X)
+    for name, fn in {
+        "X.sum()": lambda: X.sum(),
+        "copy": lambda: np.copyto(copy, X),
+        "X @ ones (BLAS, all threads)": lambda: X @ ones,
+    }.items():
+        fn()
+        out[name] = float(np.median([timed(fn)[0] for _ in range(repeat)]))
+    out["stream"] = min(out[n] for n in ("X.sum()", "copy", "X @ ones (BLAS, all threads)"))
+    out["gemm"] = {}
+    for k in ks:
+        C = initial_centers(X, k, 0)
+        (X @ C.T)
+        out["gemm"][str(k)] = float(np.median([timed(lambda: X @ C.T)[0] for _ in range(repeat)]))
+    return out
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    library = task["library"]
+    X = np.load(task["data"])
+    if task.get("grow"):
+        X = grown(X, task["grow"], task.get("noise", "nonzero"))
+    result: dict[str, Any] = {"info": None}
+    kind = task["kind"]
+    if kind == "floors":
+        result["floors"] = task_floors(X, task["ks"], task["repeat"])
+        result["info"] = library_info("numpy")
+        return result
+    fit = make_fit(library)
+    if kind == "per_iter":
+        result["rows"] = {}
+        for k in task["ks"]:
+            init = initial_centers(X, k, task["seed"])
+            result["rows"][str(k)] = per_iteration(fit, X, init, task["n1"], task["n2"],
+                                                   task["repeat"])
+    elif kind == "converge":
+        result["rows"] = {}
+        for k in task["ks"]:
+            init = initial_centers(X, k, task["seed"])
+            max_iter = task["faiss_iters"][str(k)] if library == "faiss" else 1000
+            fit(X, init, 2)
+            times, n_iter, centers = [], 0, init
+            for _ in range(task["repeat"]):
+                dt, (centers, n_iter) = timed(lambda: fit(X, init, max_iter))
+                times.append(dt)
+            result["rows"][str(k)] = {"seconds": float(np.median(times)), "n_iter": n_iter,
+                                      "objective": objective(X, centers)}
+    elif kind == "study":
+        result["rows"] = {}
+        for k, restarts in task["plan"]:
+            fit(X, initial_centers(X, k, 0), 2)
+            total, iters, objs = 0.0, [], []
+            for seed in range(restarts):
+                init = initial_centers(X, k, seed)
+                dt, (centers, n_iter) = timed(lambda: fit(X, init, 300))
+                total += dt
+                iters.append(n_iter)
+                objs.append(objective(X, centers))
+            result["rows"][str(k)] = {"seconds": total, "n_iter": iters, "objectives": objs}
+    elif kind == "memory":
+        import resource
+
+        import psutil
+
+        k = task["k"]
+        init = initial_centers(X, k, task["seed"])
+        before = psutil.Process().memory_info().rss
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        fit(X, init, task["n2"])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        result["memory"] = {"x_bytes": X.nbytes, "rss_before": before, "peak_before": peak_before,
+                            "peak": peak}
+    else:
+        raise ValueError(kind)
+    result["info"] = library_info(library)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# the parent: one process per library and part
+
+
+def spawn(task: dict[str, Any], threads: int, timeout: float) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
+    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    task = dict(task, threads=threads)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(task)]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        return {"error": " / ".join(tail)[:300]}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    return {"error": "no result printed"}
+
+
+def combine_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per k, the marginal seconds per iteration from the medians over rounds (processes)."""
+    out: dict[str, Any] = {}
+    for k in {k for r in rounds for k in r}:
+        rs = [r[k] for r in rounds if k in r]
+        m1 = float(np.median([r["t_n1"] for r in rs]))
+        m2 = float(np.median([r["t_n2"] for r in rs]))
+        it1, it2 = rs[0]["n_iter_1"], rs[0]["n_iter"]
+        if it2 > it1 and m2 > m1:
+            seconds, method = (m2 - m1) / (it2 - it1), "slope"
+        else:
+            seconds, method = m2 / max(it2, 1), "whole"
+        out[k] = dict(rs[0], seconds=seconds, method=method, t_n1=m1, t_n2=m2, rounds=len(rs))
+    return out
+
+
+def fmt_s(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def ratio(ours: float | None, peer: float | None) -> str:
+    if not ours or not peer:
+        return ""
+    return f" ({ours / peer:.2f}x)"
+
+
+def rel(obj: float | None, ref: float | None) -> str:
+    if obj is None or ref is None:
+        return "-"
+    return f"{(obj - ref) / ref:+.1e}"
+
+
+class Report:
+    def __init__(self, out: Path | None):
+        self.lines: list[str] = []
+        self.out = out
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+        if self.out:
+            self.out.write_text("\n".join(self.lines) + "\n")
+
+
+def table(report: Report, header: list[str], rows: list[list[str]]) -> None:
+    report("| " + " | ".join(header) + " |")
+    report("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        report("| " + " | ".join(row) + " |")
+    report()
+
+
+def describe_info(report: Report, infos: dict[str, Any]) -> None:
+    for lib, info in infos.items():
+        if not info:
+            continue
+        pools = info.get("pools")
+        if isinstance(pools, list):
+            pools = ", ".join(
+                f"{p['internal_api']}{'/' + p['architecture'] if p.get('architecture') else ''}"
+                f" ({p['prefix']}, {p['num_threads']} threads)" for p in pools
+            )
+        extra = {k: v for k, v in info.items() if k not in ("library", "pools")}
+        report(f"- {lib}: {extra} pools: {pools}")
+    report()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="a,b,c,d,e,f", help="comma-separated: a,b,c,d,e,f")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repetitions, restarts and sizes (a few minutes)")
+    parser.add_argument("--libraries", default=",".join(LIBRARIES))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        task = json.loads(args.worker)
+        if task.get("threads") and hasattr(os, "sched_setaffinity"):
+            cpus = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(0, set(cpus[: task["threads"]]))  # also binds TBB (sklearnex)
+        print("RESULT " + json.dumps(run_task(task)), flush=True)
+        return
+
+    parts = set(args.parts.split(","))
+    libraries = [lib for lib in args.libraries.split(",") if lib]
+    quick = args.quick
+    report = Report(args.out)
+    X = load_mnist(args.data)
+    tmp = Path(tempfile.mkdtemp(prefix="mnist_kmeans_bench_"))
+    data = str(tmp / "X.npy")
+    np.save(data, X)
+    repeat = 3 if quick else 5
+    ks = [5, 10, 20, 64, 256]
+    n1, n2 = (2, 7) if quick else (2, 12)
+    seed = 0
+    timeout = 3600.0
+
+    report(f"# k-means benchmark: MNIST {X.shape[0]} x {X.shape[1]} float32"
+           f" ({X.nbytes / 2**20:.0f} MiB)")
+    report()
+    report(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
+           f" {args.threads} threads unless said; {time.strftime('%Y-%m-%d %H:%M')};"
+           f" load average {os.getloadavg()[0]:.2f} at the start;"
+           f" {'quick' if quick else 'full'} run. Ratios: ours / peer (below 1: ours faster).")
+    report()
+    infos: dict[str, Any] = {}
+
+    def run(lib: str, task: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
+        res = spawn(dict(task, library=lib, data=data), threads or args.threads, timeout)
+        if res.get("info"):
+            infos.setdefault(lib, res["info"])
+        if "error" in res:
+            report(f"> {lib}, part {task['kind']}: {res['error']}")
+        return res
+
+    floor_rounds: list[dict[str, Any]] = []
+
+    def per_iter_rounds(libs: list[str], task: dict[str, Any], threads: int | None = None,
+                        floors: bool = False, rounds: int | None = None):
+        """Part a's measurement, in `repeat` rounds that visit every library in turn (one fresh
+        process each): load changes on a shared machine then hit every library alike. With
+        floors, each round also measures the floors (numpy, in a process of its own)."""
+        raw: dict[str, list[dict[str, Any]]] = {lib: [] for lib in libs}
+        for _ in range(rounds or repeat):
+            if floors:
+                f = run("numpy", {"kind": "floors", "ks": ks, "repeat": 5}).get("floors")
+                infos.pop("numpy", None)
+                if f:
+                    floor_rounds.append(f)
+            for lib in libs:
+                rows = run(lib, dict(task, kind="per_iter", repeat=1), threads).get("rows")
+                if rows:
+                    raw[lib].append(rows)
+        return {lib: combine_rounds(r) if r else {} for lib, r in raw.items()}
+
+    per_iter: dict[str, dict[str, Any]] = {}
+    if "a" in parts or "f" in parts:
+        per_iter = per_iter_rounds(libraries, {"ks": ks, "n1": n1, "n2": n2, "seed": seed},
+                                   floors=True)
+        floors: dict[str, Any] = {}
+        if floor_rounds:
+            for name in floor_rounds[0]:
+                if name != "gemm":
+                    floors[name] = float(np.median([f[name] for f in floor_rounds]))
+            floors["gemm"] = {k: float(np.median([f["gemm"][k] for f in floor_rounds]))
+                              for k in floor_rounds[0]["gemm"]}
+    if "a" in parts:
+        report("## a. Seconds per Lloyd iteration (median marginal time, see README)")
+        report()
+        report(f"Floors measured in this run: one streaming read of X = {fmt_s(floors.get('stream'))}"
+               f" (fastest of X.sum() {fmt_s(floors.get('X.sum()'))}, copy"
+               f" {fmt_s(floors.get('copy'))}, X @ ones {fmt_s(floors.get('X @ ones (BLAS, all threads)'))});"
+               " GEMM = numpy X @ C.T (float32, OpenBLAS).")
+        report()
+        header = ["k", "stream floor", "GEMM floor", "ours (auto)", "ours-lloyd",
+                  "ours-lloyd / floor"] + [p for p in PEERS if p in libraries]
+        rows = []
+        for k in ks:
+            ours = per_iter.get("ours", {}).get(str(k), {}).get("seconds")
+            plain = per_iter.get("ours-lloyd", {}).get(str(k), {}).get("seconds")
+            gemm = floors.get("gemm", {}).get(str(k))
+            floor = gemm if k >= 64 else floors.get("stream")
+            row = [str(k), fmt_s(floors.get("stream")), fmt_s(gemm), fmt_s(ours), fmt_s(plain),
+                   f"{plain / floor:.2f}" if plain and floor else "-"]
+            for p in PEERS:
+                if p in libraries:
+                    s = per_iter.get(p, {}).get(str(k), {}).get("seconds")
+                    row.append(fmt_s(s) + ratio(ours, s))
+            rows.append(row)
+        table(report, header, rows)
+        report("Ratios in parentheses: ours (auto) / peer. 'ours-lloyd / floor' divides by the"
+               " streaming floor for k < 64 and by the GEMM floor for k >= 64.")
+        report()
+        report(f"Objective (float64, from each library's centers) after {n2} iterations from the"
+               " same init, relative to ours:")
+        report()
+        rows = []
+        for k in ks:
+            ref = per_iter.get("ours", {}).get(str(k), {}).get("objective")
+            row = [str(k), f"{ref:.6e}" if ref else "-"]
+            for p in ["ours-lloyd"] + PEERS:
+                if p in libraries:
+                    r = per_iter.get(p, {}).get(str(k), {})
+                    row.append(f"{rel(r.get('objective'), ref)} ({r.get('n_iter', '-')} it)")
+            rows.append(row)
+        table(report, ["k", "ours"] + [p for p in ["ours-lloyd"] + PEERS if p in libraries], rows)
+
+    if "b" in parts:
+        report("## b. Time to converge from the same init (no label change)")
+        report()
+        conv: dict[str, dict[str, Any]] = {}
+        conv["ours"] = run("ours", {"kind": "converge", "ks": [20, 256], "repeat": 1 if quick else 3,
+                                    "seed": seed}).get("rows", {})
+        faiss_iters = {k: conv["ours"].get(k, {}).get("n_iter", 50) for k in ("20", "256")}
+        for p in ["ours-lloyd"] + PEERS:
+            if p in libraries:
+                conv[p] = run(p, {"kind": "converge", "ks": [20, 256], "repeat": 1 if quick else 3,
+                                  "seed": seed, "faiss_iters": faiss_iters}).get("rows", {})
+        rows = []
+        for k in ("20", "256"):
+            ours = conv["ours"].get(k, {})
+            for lib in conv:
+                r = conv[lib].get(k, {})
+                rows.append([k, lib, fmt_s(r.get("seconds")) + (ratio(ours.get("seconds"), r.get("seconds")) if lib != "ours" else ""),
+                             str(r.get("n_iter", "-")) + (" (fixed: no stopping rule)" if lib == "faiss" else ""),
+                             f"{r['objective']:.6e}" if r.get("objective") else "-",
+                             rel(r.get("objective"), ours.get("objective"))])
+        table(report, ["k", "library", "time (ours/peer)", "iterations", "objective", "vs ours"], rows)
+
+    if "c" in parts:
+        report("## c. The notebook study: random restarts, same seeds for everyone")
+        report()
+        plan = [(20, 3), (10, 2), (5, 1)] if quick else [(20, 30), (10, 20), (5, 10)]
+        study = {}
+        for lib in ["ours", "sklearn-lloyd", "sklearn-elkan"]:
+            if lib in libraries:
+                study[lib] = run(lib, {"kind": "study", "plan": plan}).get("rows", {})
+        rows = []
+        for k, restarts in plan:
+            o = study.get("ours", {}).get(str(k), {})
+            peers = {p: study.get(p, {}).get(str(k), {}) for p in ("sklearn-lloyd", "sklearn-elkan")}
+            timed_peers = {p: r for p, r in peers.items() if r.get("seconds")}
+            best = min(timed_peers, key=lambda p: timed_peers[p]["seconds"]) if timed_peers else None
+            for lib, r in [("ours", o)] + list(peers.items()):
+                if not r:
+                    continue
+                objs = np.array(r["objectives"])
+                ref = np.array(o.get("objectives", objs))
+                rows.append([f"{k} x {restarts}", lib + (" (sklearn's best)" if lib == best else ""),
+                             fmt_s(r["seconds"]) + (ratio(o.get("seconds"), r["seconds"]) if lib != "ours" else ""),
+                             f"{np.mean(r['n_iter']):.1f}", f"{objs.min():.6e}",
+                             f"{np.max(np.abs(objs - ref) / ref):.1e}" if lib != "ours" else "-"])
+        table(report, ["k x restarts", "library", "total time (ours/peer)", "mean iterations",
+                       "best objective", "max rel. diff per restart"], rows)
+
+    if "d" in parts:
+        report("## d. Peak resident memory of a fit (fresh process)")
+        report()
+        rows = []
+        for k in (20, 256):
+            for lib in libraries:
+                m = run(lib, {"kind": "memory", "k": k, "n2": n2, "seed": seed}).get("memory")
+                if not m:
+                    continue
+                x = m["x_bytes"]
+                rows.append([str(k), lib, f"{m['peak'] / 2**20:.0f} MiB", f"{m['peak'] / x:.2f}",
+                             f"{max(m['peak'] - m['rss_before'], 0) / 2**20:.0f} MiB",
+                             f"{max(m['peak'] - m['rss_before'], 0) / x:.2f}"])
+        table(report, ["k", "library", "peak RSS", "peak / X", "fit's increase", "increase / X"], rows)
+
+    if "e" in parts:
+        report("## e. 1 thread against 2 threads (seconds per iteration)")
+        report()
+        rows = []
+        one: dict[str, Any] = {}
+        two: dict[str, Any] = {}
+        task = {"ks": [20, 256], "n1": n1, "n2": n2, "seed": seed}
+        one = per_iter_rounds(libraries, task, threads=1)
+        two = per_iter_rounds(libraries, task, threads=2)
+        for k in ("20", "256"):
+            for lib in libraries:
+                s1 = one[lib].get(k, {}).get("seconds")
+                s2 = two[lib].get(k, {}).get("seconds")
+                o1 = one["ours"].get(k, {}).get("seconds") if "ours" in one else None
+                o2 = two["ours"].get(k, {}).get("seconds") if "ours" in two else None
+                rows.append([k, lib, fmt_s(s1) + (ratio(o1, s1) if lib != "ours" else ""),
+                             fmt_s(s2) + (ratio(o2, s2) if lib != "ours" else ""),
+                             f"{s1 / s2:.2f}" if s1 and s2 else "-"])
+        table(report, ["k", "library", "1 thread (ours/peer)", "2 threads (ours/peer)", "speed-up"], rows)
+
+    if "f" in parts:
+        report("## f. Growth with n (k = 20) and with k (n = 60000)")
+        report()
+        sizes = [10_000, 60_000, 120_000] if quick else [10_000, 30_000, 60_000, 120_000, 300_000, 600_000]
+        cases = [(n, "nonzero") for n in sizes] + [(60_000, "dense")]
+        grow_libs = [lib for lib in ("ours", "ours-lloyd", "sklearn-lloyd", "sklearnex", "faiss")
+                     if lib in libraries]
+        rows = []
+        res: dict[tuple[int, str], dict[str, Any]] = {}
+        for n, noise in cases:
+            r = per_iter_rounds(grow_libs, {"ks": [20], "n1": n1, "n2": n2, "seed": seed,
+                                            "grow": n, "noise": noise}, rounds=max(2, repeat - 2))
+            for lib in grow_libs:
+                res[(n, noise), lib] = r[lib].get("20", {})
+            ours = res[(n, noise), "ours"].get("seconds") if "ours" in grow_libs else None
+            row = [f"{n}" + (" (noise on every pixel)" if noise == "dense" else ""), fmt_s(ours),
+                   f"{ours / n * 1e9:.0f} ns" if ours else "-"]
+            for lib in grow_libs[1:]:
+                s = res[(n, noise), lib].get("seconds")
+                row.append(fmt_s(s) + ratio(ours, s))
+            rows.append(row)
+        table(report, ["n", "ours", "ours per row"] + grow_libs[1:], rows)
+        rows = []
+        base = {lib: per_iter.get(lib, {}).get("5", {}).get("seconds") for lib in libraries}
+        for k in ks:
+            row = [str(k)]
+            for lib in libraries:
+                s = per_iter.get(lib, {}).get(str(k), {}).get("seconds")
+                row.append(f"{fmt_s(s)} ({s / base[lib]:.1f}x k=5)" if s and base[lib] else "-")
+            rows.append(row)
+        report("Growth with k (from part a's runs):")
+        report()
+        table(report, ["k"] + libraries, rows)
+
+    report("## Libraries and BLAS kernels in the worker processes")
+    report()
+    describe_info(report, infos)
+    report(f"Worker environment: {', '.join(UNSET_ENV)} unset; OMP/OPENBLAS/MKL_NUM_THREADS and"
+           " the CPU affinity set to the thread count.")
+    report(f"Load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
