@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,15 @@ def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
     """The bundled t10k images as float32 rows (10000, 784) and their labels."""
     images, labels = load_mnist("test")
     return images.reshape(len(images), -1).astype(np.float32), labels
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The folder in $MNIST_DATA_DIR holding the four MNIST .gz files."""
+    folder = os.environ.get(DATA_ENV)
+    if not folder:
+        pytest.skip(f"{DATA_ENV} is not set (a folder holding the four MNIST .gz files)")
+    return Path(folder)
 
 
 @pytest.fixture(scope="session")

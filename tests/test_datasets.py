@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -148,14 +147,6 @@ def test_train_without_path_uses_cache(
 # --------------------------------------------------------------------------
 # the full training set, where a copy is available
 # --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def mnist_dir() -> Path:
-    folder = os.environ.get("MNIST_DATA_DIR")
-    if not folder:
-        pytest.skip("MNIST_DATA_DIR is not set (a folder holding the four MNIST .gz files)")
-    return Path(folder)
 
 
 def test_training_set_facts(mnist_dir: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,14 +20,6 @@ FILES = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ]
-
-
-@pytest.fixture(scope="module")
-def mnist_dir() -> Path:
-    folder = os.environ.get("MNIST_DATA_DIR")
-    if not folder:
-        pytest.skip("MNIST_DATA_DIR is not set (a folder holding the four MNIST .gz files)")
-    return Path(folder)
 
 
 class Mirror(http.server.ThreadingHTTPServer):

@@ -16,23 +16,11 @@ import pytest
 import mnist_kmeans
 from mnist_kmeans import idx
 from mnist_kmeans.idx import IDX_TYPE_CODES, IDXError, read_idx, write_idx
+from streams import Unseekable  # tests/streams.py
 
 DATA = Path(mnist_kmeans.__file__).parent / "data"
 T10K_IMAGES = DATA / "t10k-images-idx3-ubyte.gz"
 T10K_LABELS = DATA / "t10k-labels-idx1-ubyte.gz"
-
-
-class Unseekable(io.RawIOBase):
-    """A pipe-like stream: no seek, no tell, no name."""
-
-    def __init__(self, data: bytes) -> None:
-        self._f = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
-        return self._f.readinto(buf)
 
 
 def header(code: int, shape: tuple[int, ...]) -> bytes:

@@ -23,19 +23,9 @@ from hypothesis import strategies as st
 
 import mnist_kmeans
 from mnist_kmeans.idx import IDX_TYPE_CODES, IDXError, read_idx, write_idx
+from streams import Unseekable  # tests/streams.py
 
 DATA = Path(mnist_kmeans.__file__).parent / "data"
-
-
-class Unseekable(io.RawIOBase):
-    def __init__(self, data: bytes) -> None:
-        self._f = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:  # type: ignore[no-untyped-def]
-        return self._f.readinto(buf)
 
 
 def _idx_bytes(arr: np.ndarray) -> bytes:
