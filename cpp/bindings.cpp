@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kmeans/dispatch.hpp"
+#include "kmeans/hamerly.hpp"
 #include "kmeans/lloyd.hpp"
 
 namespace py = pybind11;
@@ -108,7 +109,9 @@ py::tuple assign(const py::handle& X_obj, const py::handle& centers_obj, const p
 kmeans::Algorithm parse_algorithm(const std::string& name) {
     if (name == "lloyd") return kmeans::Algorithm::lloyd;
     if (name == "hamerly") return kmeans::Algorithm::hamerly;
-    throw py::value_error("algorithm must be 'lloyd' or 'hamerly', got '" + name + "'");
+    if (name == "yinyang") return kmeans::Algorithm::yinyang;
+    if (name == "elkan") return kmeans::Algorithm::elkan;
+    throw py::value_error("algorithm must be 'lloyd', 'hamerly', 'yinyang' or 'elkan', got '" + name + "'");
 }
 
 py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::handle& w_obj,
@@ -154,6 +157,12 @@ py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::ha
     return out;
 }
 
+bool exact_sums(const py::handle& X_obj) {
+    Problem p = check(X_obj, X_obj, py::none());
+    py::gil_scoped_release release;
+    return kmeans::HamerlyBounds(p.X.data(), p.n, p.d, 1, 1, false).exact_sums();
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_kernel, m) {
@@ -168,7 +177,11 @@ default. Inputs must be C-contiguous float32 (sample_weight float64); nothing el
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd",
           "A whole Lloyd run from the given centers; returns a dict of results. algorithm\n"
-          "'hamerly' skips rows whose label it proves unchanged: same results, bit for bit.");
+          "'hamerly', 'yinyang' or 'elkan' skip scores their bounds prove useless: same\n"
+          "results, bit for bit.");
+    m.def("exact_sums", &exact_sums, py::arg("X"),
+          "True when every sum of rows of X is exact in float64 (the bounded algorithms then\n"
+          "update cluster sums by the rows that move). For tests.");
     m.def("has_openmp", &kmeans::has_openmp, "True when the kernel was built with OpenMP.");
     m.def("max_threads", &kmeans::max_threads, "omp_get_max_threads(): the default thread count.");
     m.def("available_isas", &kmeans::available_isas, "SIMD kernels this build and CPU can run.");

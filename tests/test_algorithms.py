@@ -1,8 +1,9 @@
 """The accelerated algorithms give our Lloyd's results bit for bit, from the same init.
 
-'hamerly' skips rows whose label its bounds prove unchanged (with margins for float32
-rounding, see cpp/kmeans/hamerly.hpp); every output must still equal 'lloyd''s exactly:
-labels, centers, squared distances, objective histories, iteration count, relocations.
+'hamerly' skips rows whose label its bounds prove unchanged, 'yinyang' and 'elkan' also skip
+units of 16 centers within a row (with margins for float32 rounding, see cpp/kmeans/hamerly.hpp
+and grouped.hpp); every output must still equal 'lloyd''s exactly: labels, centers, squared
+distances, objective histories, iteration count, relocations.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from mnist_kmeans import KMeans, _kernel
 from mnist_kmeans.kmeans import as_float32_rows, initial_centers, lloyd
 
 FIELDS = ("centers", "labels", "sq_distances", "inertia_history", "j_clust_history")
+BOUNDED = ("hamerly", "yinyang", "elkan")
 
 
 def assert_identical(X, init, algorithm="hamerly", **kwargs):
@@ -32,91 +34,122 @@ def assert_identical(X, init, algorithm="hamerly", **kwargs):
     return ref, run
 
 
-@pytest.mark.parametrize("k", [1, 2, 5, 10, 20, 64])
-def test_mnist_sample_same_as_lloyd(mnist_sample, isa, k):
+@pytest.mark.parametrize("algorithm", BOUNDED)
+@pytest.mark.parametrize("k", [1, 2, 5, 10, 20, 64, 100])
+def test_mnist_sample_same_as_lloyd(mnist_sample, isa, k, algorithm):
     X = mnist_sample[0]
-    ref, run = assert_identical(X, initial_centers(X, k, "random", random_state=k))
+    ref, run = assert_identical(X, initial_centers(X, k, "random", random_state=k), algorithm)
     assert ref.converged
     if k > 1 and run.n_iter > 3:
         # the bounds do skip rows once the centers settle
         assert run.rows_scored[-1] < len(X) // 2
+    if k >= 64 and algorithm != "hamerly":
+        # and the unit bounds skip most of the scores of the rows that are left
+        assert run.rows_scored[-1] < len(X) // 5
 
 
+@pytest.mark.parametrize("algorithm", BOUNDED)
 @pytest.mark.parametrize("seed", range(3))
-def test_mnist_sample_kmeanspp_threads_and_tol(mnist_sample, seed):
+def test_mnist_sample_kmeanspp_threads_and_tol(mnist_sample, seed, algorithm):
     X = mnist_sample[0][:4000]
-    init = initial_centers(X, 16, "k-means++", random_state=seed)
+    init = initial_centers(X, 16 + 11 * seed, "k-means++", random_state=seed)
     for threads in (1, 2):
-        assert_identical(X, init, n_threads=threads)
-    assert_identical(X, init, tol=1e-3 * float(X.var(0).mean()))
-    assert_identical(X, init, max_iter=3)
+        assert_identical(X, init, algorithm, n_threads=threads)
+    assert_identical(X, init, algorithm, tol=1e-3 * float(X.var(0).mean()))
+    assert_identical(X, init, algorithm, max_iter=3)
 
 
-def test_weighted_same_as_lloyd(mnist_sample):
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_weighted_same_as_lloyd(mnist_sample, algorithm):
     X = mnist_sample[0][:3000]
     w = np.random.default_rng(0).integers(0, 4, len(X)).astype(np.float64)
     w[:10] = 0.0
-    assert_identical(X, initial_centers(X, 12, "random", random_state=3), sample_weight=w)
+    assert_identical(X, initial_centers(X, 12, "random", random_state=3), algorithm, sample_weight=w)
     w = np.random.default_rng(1).random(len(X)) * 3
-    assert_identical(X, initial_centers(X, 12, "random", random_state=4), sample_weight=w)
+    assert_identical(X, initial_centers(X, 40, "random", random_state=4), algorithm, sample_weight=w)
 
 
-def test_duplicates_and_ties(isa):
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_duplicates_and_ties(isa, algorithm):
     # integer grid in 3 dimensions: many duplicate rows and exact ties between centers
     rng = np.random.default_rng(0)
     X = rng.integers(0, 3, size=(600, 3)).astype(np.float32)
     for seed in range(20):
-        init = X[np.random.RandomState(seed).choice(len(X), 6, replace=False)]
-        assert_identical(X, init)
+        init = X[np.random.RandomState(seed).choice(len(X), 6 + 3 * seed, replace=False)]
+        assert_identical(X, init, algorithm)
+    # duplicated centers in different units (ties must go to the lowest index)
+    init = X[np.random.RandomState(99).choice(len(X), 20, replace=False)]
+    assert_identical(X, np.vstack([init, init[::-1], init]), algorithm)
     # centers exactly symmetric around every row: 0 and 2 around 1
     X = np.ones((50, 5), np.float32)
     X[::2] = 0.0
-    assert_identical(X, np.array([np.zeros(5), 2 * np.ones(5)], np.float32))
+    assert_identical(X, np.array([np.zeros(5), 2 * np.ones(5)], np.float32), algorithm)
 
 
-def test_empty_clusters_are_relocated_the_same_way(isa):
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_empty_clusters_are_relocated_the_same_way(isa, algorithm):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 17)).astype(np.float32)
     init = np.vstack([X[:3], X[:3], np.full((2, 17), 50.0, np.float32)])  # duplicates and far away
-    ref, run = assert_identical(X, init)
+    ref, run = assert_identical(X, init, algorithm)
+    assert ref.n_relocated > 0
+    init = np.vstack([X[:20], X[:20], np.full((10, 17), 50.0, np.float32)])
+    ref, run = assert_identical(X, init, algorithm)
     assert ref.n_relocated > 0
 
 
-def test_k_equals_n_and_k_one(isa):
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_k_equals_n_and_k_one(isa, algorithm):
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 9)).astype(np.float32)
-    assert_identical(X, X.copy())          # k = n: every row its own center
-    assert_identical(X, X[:1].copy())      # k = 1
-    X = np.zeros((30, 4), np.float32)      # all rows equal, all at the origin
-    assert_identical(X, np.zeros((3, 4), np.float32))
+    assert_identical(X, X.copy(), algorithm)          # k = n: every row its own center
+    assert_identical(X, X[:1].copy(), algorithm)      # k = 1
+    X = np.zeros((30, 4), np.float32)                 # all rows equal, all at the origin
+    assert_identical(X, np.zeros((3, 4), np.float32), algorithm)
 
 
+@pytest.mark.parametrize("algorithm", BOUNDED)
 @pytest.mark.parametrize("d", [1, 7, 8, 33, 300])
-def test_shapes_signs_and_scales(d):
+def test_shapes_signs_and_scales(d, algorithm):
     rng = np.random.default_rng(d)
-    for scale in (1e-3, 1.0, 1e4):
+    for scale in (1e-15, 1e-3, 1.0, 1e4, 1e15):
         X = (rng.standard_t(3, size=(257, d)) * scale).astype(np.float32)
         X[rng.random(X.shape) < 0.5] = 0.0  # sparse, as MNIST: exercises the skipped columns
         X[:5] = -0.0
-        init = X[rng.choice(len(X), min(9, len(X)), replace=False)]
-        assert_identical(X, init)
+        init = X[rng.choice(len(X), min(9 + d, len(X)), replace=False)]
+        assert_identical(X, init, algorithm)
 
 
-def test_many_random_problems():
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_many_random_problems(algorithm):
     rng = np.random.default_rng(123)
     for _ in range(40):
-        n, d, k = int(rng.integers(2, 120)), int(rng.integers(1, 20)), 0
-        k = int(rng.integers(1, min(n, 12) + 1))
+        n, d = int(rng.integers(2, 200)), int(rng.integers(1, 20))
+        k = int(rng.integers(1, min(n, 50) + 1))
         X = rng.integers(-3, 4, size=(n, d)).astype(np.float32) * np.float32(rng.choice([0.5, 1, 3]))
         init = X[rng.choice(n, k, replace=False)]
-        assert_identical(X, init)
+        assert_identical(X, init, algorithm)
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_inexact_sums_same_as_lloyd(algorithm):
+    # values over a wide range of magnitudes: cluster sums round, so the incremental update of
+    # the sums (used for integer-like data) must not be taken; a wrong exactness test would
+    # show here as centers one rounding away from Lloyd's
+    rng = np.random.default_rng(7)
+    X = (rng.standard_normal((3000, 12)) * 2.0 ** rng.integers(-30, 30, (3000, 12))).astype(np.float32)
+    X += rng.standard_normal((3000, 12)).astype(np.float32) * 1e3
+    assert_identical(X, X[rng.choice(3000, 24, replace=False)].copy(), algorithm)
+    # pixels / 255: inexact decimals, but every sum of them is exact in double
+    Y = (rng.integers(0, 256, (3000, 30)) / np.float32(255)).astype(np.float32)
+    assert_identical(Y, Y[:24].copy(), algorithm)
 
 
 def test_estimator_algorithms_agree(mnist_sample):
     X = mnist_sample[0][:2000]
-    fits = {alg: KMeans(8, init="random", n_init=2, random_state=0, algorithm=alg).fit(X)
-            for alg in ("lloyd", "hamerly", "auto")}
-    for alg in ("hamerly", "auto"):
+    fits = {alg: KMeans(50, init="random", n_init=2, random_state=0, algorithm=alg).fit(X)
+            for alg in ("lloyd", "auto") + BOUNDED}
+    for alg in ("auto",) + BOUNDED:
         np.testing.assert_array_equal(fits[alg].cluster_centers_, fits["lloyd"].cluster_centers_)
         np.testing.assert_array_equal(fits[alg].labels_, fits["lloyd"].labels_)
         assert fits[alg].n_iter_ == fits["lloyd"].n_iter_
@@ -126,6 +159,48 @@ def test_estimator_algorithms_agree(mnist_sample):
 def test_unknown_algorithm_is_refused(mnist_sample):
     X = mnist_sample[0][:100]
     with pytest.raises(ValueError, match="algorithm"):
-        lloyd(X, X[:3].copy(), algorithm="elkan")
+        lloyd(X, X[:3].copy(), algorithm="full")
     with pytest.raises(ValueError, match="algorithm"):
-        _kernel.lloyd(X, X[:3].copy(), None, 10, 0.0, 1, "yinyang")
+        _kernel.lloyd(X, X[:3].copy(), None, 10, 0.0, 1, "hartigan")
+    with pytest.raises(ValueError, match="algorithm"):
+        KMeans(3, algorithm="Elkan").fit(X)
+
+
+def test_elkan_bounds_that_would_not_fit_are_refused(monkeypatch):
+    from mnist_kmeans import kmeans
+
+    X = np.zeros((1000, 2), np.float32)
+    X[:, 0] = np.arange(1000)
+    monkeypatch.setattr(kmeans, "ELKAN_MAX_BOUND_BYTES", 4 * 1000 * 50 - 1)
+    with pytest.raises(ValueError, match="elkan.*GiB.*yinyang"):
+        lloyd(X, X[:50].copy(), algorithm="elkan")
+    lloyd(X, X[:49].copy(), algorithm="elkan")  # just within the limit
+
+
+def test_auto_picks_by_the_number_of_clusters(mnist_sample):
+    from mnist_kmeans.kmeans import AUTO_YINYANG_MIN_CLUSTERS, _resolve_algorithm
+
+    assert _resolve_algorithm("auto", 1, 1000, 100) == "lloyd"
+    assert _resolve_algorithm("auto", 300, 1000, AUTO_YINYANG_MIN_CLUSTERS - 1) == "hamerly"
+    assert _resolve_algorithm("auto", 300, 1000, AUTO_YINYANG_MIN_CLUSTERS) == "yinyang"
+
+
+def test_exact_sums_test(mnist_sample):
+    # the bounded algorithms update cluster sums by the rows that move only when every sum of
+    # rows is exact in float64: all values multiples of 2^L, n * max|x| below 2^52 * 2^L
+    X = mnist_sample[0]
+    assert _kernel.exact_sums(as_float32_rows(X))                        # pixels 0..255
+    assert _kernel.exact_sums(as_float32_rows(X / np.float32(255)))      # pixels / 255
+    assert _kernel.exact_sums(np.zeros((5, 3), np.float32))
+    f = np.float32
+    assert _kernel.exact_sums(np.array([[2.0**49], [1.0]], f))          # 50 bits
+    assert not _kernel.exact_sums(np.array([[2.0**49], [0.5]], f))      # 51 bits, and n = 2
+    assert not _kernel.exact_sums(np.array([[2.0**60], [1.0]], f))
+    assert not _kernel.exact_sums(np.array([[-(2.0**60)], [1.0]], f))   # the sign does not matter
+    assert not _kernel.exact_sums(np.array([[1.0], [2.0**-60]], f))
+    assert not _kernel.exact_sums(np.array([[1.0], [1e-45]], f))        # a subnormal
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((100, 4)).astype(f) * f(1e6)  # 24-bit values of similar size: exact
+    assert _kernel.exact_sums(Y)
+    Y[0, 0] = 1e-6                                        # one small value: not any more
+    assert not _kernel.exact_sums(Y)

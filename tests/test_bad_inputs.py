@@ -232,8 +232,8 @@ CASES = [
         "'n_threads' parameter .* Got -1",
     ),
     Case(
-        "algorithm-unknown", fit(n_clusters=2, algorithm="elkan"), X_only(data), ValueError,
-        "'algorithm' parameter .* Got 'elkan'",
+        "algorithm-unknown", fit(n_clusters=2, algorithm="full"), X_only(data), ValueError,
+        "'algorithm' parameter .* Got 'full'",
     ),
     Case(
         "random_state-str", fit(n_clusters=2, random_state="x"), X_only(data), ValueError,

@@ -41,6 +41,8 @@ struct ChunkArgs {
     std::int32_t* column_lists; // scratch: kColumnLists * (d + d / 8 + 16)
     double* sums;               // in/out: (k, d) weighted row sums per cluster, accumulated into
     double* weight_sums;        // in/out: (k) weight per cluster, accumulated into
+    std::uint8_t* touched;      // out: (k) set to 1 for every cluster whose sums the chunk
+                                //      changed (bounded kernels only; nullptr otherwise)
     double objective;           // out: sum of w * sq_dist over the chunk, in row order
     double sum_dist;            // out: sum of w * sqrt(sq_dist) over the chunk, in row order
 };
@@ -66,6 +68,10 @@ struct BoundArgs {
     double score_error_slope;   //      score_error_slope * |x| for every row and center
     double distance_error;      // in:  exact squared distance <= computed one * (1 + distance_error)
     bool score_all;             // in:  score every row (first pass)
+    bool incremental;           // in:  sums hold exact sums of the previous labels: add only
+                                //      the rows whose label changes (+x to the new cluster,
+                                //      -x to the old one); see HamerlyBounds::exact_sums
+    std::int32_t* previous;     // scratch: (rows) the labels on entry
     const float** row_ptrs;     // scratch: (rows) pointers to the rows to score
     std::int32_t* row_index;    // scratch: (rows)
     float* second_score;        // scratch: (rows)
@@ -74,5 +80,48 @@ struct BoundArgs {
 };
 
 using BoundFn = void (*)(BoundArgs& args, bool accumulate);
+
+// Centers per unit of the grouped kernels: two groups of kCenterGroup (8 + 8 accumulators
+// per row block keep both FMA pipes busy). The last unit may hold one group.
+constexpr index_t kUnitGroups = 2;
+constexpr index_t kUnitCenters = kUnitGroups * kCenterGroup;
+
+// One chunk of a grouped pass (Yinyang, Elkan; see grouped.hpp): the outputs of a ChunkArgs
+// pass bit for bit, but each row is scored only against the units of centers that its bounds
+// cannot rule out. The centers are renumbered ("internal" order) so that each unit of
+// kUnitCenters holds centers close to one another; chunk.centers_t and chunk.center_sqnorm are
+// packed in internal order, chunk.centers and the labels use the caller's numbering.
+struct GroupArgs {
+    ChunkArgs chunk;            // as for a pass; chunk.labels holds the previous labels on entry
+    const double* x_sqnorm;     // in:  (rows) |x|^2 of each row, bounded below
+    float* lower;               // in/out: (rows, n_bounds) lower bounds on distances, rounded
+                                //      down: per unit, of every center of the unit but the
+                                //      row's own (Yinyang), or per internal center (Elkan)
+    index_t n_bounds;           // n_units or k
+    bool per_center;            // Elkan's bounds (one per center) rather than one per unit
+    const double* drift;        // in:  (n_bounds) how far the unit's centers (or the center)
+                                //      moved since the last pass, bounded above
+    const std::int32_t* order;  // in:  (k) caller's index of each internal center
+    const std::int32_t* position;  // in: (k) internal position of each caller's center
+    index_t n_units;            // ceil(k / kUnitCenters)
+    const double* gap;          // in:  (k, caller's order) distance to the nearest other center
+    double score_error_const;   // in:  as in BoundArgs
+    double score_error_slope;
+    double distance_error;
+    bool score_all;             // in:  score every row against every unit (first pass)
+    bool incremental;           // in:  as in BoundArgs
+    const float** row_ptrs;     // scratch: (rows)
+    std::int32_t* row_index;    // scratch: (rows)
+    std::int32_t* previous;     // scratch: (rows)
+    std::uint32_t* row_groups;  // scratch: (rows, ceil(d / 256))
+    std::uint8_t* need;         // scratch: (rows, n_units) units to score per row
+    std::uint8_t* column_masks; // scratch: (rows, ceil(d / 8)) nonzero columns of each row
+    float* unit_min;            // scratch: (kColumnLists * 4, 2 * n_units) per row and unit:
+                                //      smallest and second smallest score (Yinyang)
+    float* raw;                 // scratch: (4 * kUnitCenters) scores of a row block
+    index_t n_scored;           // out: centers scored, summed over the rows
+};
+
+using GroupFn = void (*)(GroupArgs& args, bool accumulate);
 
 }  // namespace kmeans

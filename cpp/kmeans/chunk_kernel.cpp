@@ -209,7 +209,10 @@ inline void update_best(__m256 acc0, __m256 acc1, __m256 acc2, __m256 n0, __m256
 // Scores of NR rows against NV groups of centers starting at group g (centers g*8 ...);
 // updates each row's best score and label (strict '<': the lowest index wins ties, as the
 // groups are visited in increasing order and the lowest lane wins within a group).
-template <int NR, int NV, bool SECOND>
+//
+// With RAW, the scores themselves are stored instead: row r's score of center (g + v) * 8 + l
+// goes to second[r * NV * 8 + v * 8 + l] (best and label are not used).
+template <int NR, int NV, bool SECOND, bool RAW = false>
 __attribute__((noinline)) void score_groups(const float* const* x, const float* centers_t, index_t d, const float* sqnorm,
                   index_t g, const std::int32_t* list, index_t n_list, float* best,
                   std::int32_t* label, const char* prefetch, index_t prefetch_lines,
@@ -252,6 +255,19 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
     const __m256 n0 = _mm256_loadu_ps(sqnorm + g * G);
     const __m256 n1 = NV > 1 ? _mm256_loadu_ps(sqnorm + (g + 1) * G) : zero;
     const __m256 n2 = NV > 2 ? _mm256_loadu_ps(sqnorm + (g + 2) * G) : zero;
+    if constexpr (RAW) {
+        // the scores of update_best, |c|^2 - (acc + acc), stored
+#define KM_STORE(r)                                                                                  \
+        if constexpr (NR > r) {                                                                      \
+            float* out = second + r * NV * G;                                                        \
+            _mm256_storeu_ps(out, _mm256_sub_ps(n0, _mm256_add_ps(a##r##0, a##r##0)));              \
+            if constexpr (NV > 1) _mm256_storeu_ps(out + G, _mm256_sub_ps(n1, _mm256_add_ps(a##r##1, a##r##1)));     \
+            if constexpr (NV > 2) _mm256_storeu_ps(out + 2 * G, _mm256_sub_ps(n2, _mm256_add_ps(a##r##2, a##r##2))); \
+        }
+        KM_STORE(0) KM_STORE(1) KM_STORE(2) KM_STORE(3)
+#undef KM_STORE
+        return;
+    }
     if constexpr (NR > 0) update_best<NV, SECOND>(a00, a01, a02, n0, n1, n2, g, best[0], second + 0, label[0]);
     if constexpr (NR > 1) update_best<NV, SECOND>(a10, a11, a12, n0, n1, n2, g, best[1], second + 1, label[1]);
     if constexpr (NR > 2) update_best<NV, SECOND>(a20, a21, a22, n0, n1, n2, g, best[2], second + 2, label[2]);
@@ -276,6 +292,10 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
         for (int v = 0; v < NV; ++v) {
             for (index_t l = 0; l < G; ++l) {
                 const float score = sqnorm[(g + v) * G + l] - 2.0f * acc[r][v][l];
+                if constexpr (RAW) {
+                    second[(r * NV + v) * G + l] = score;
+                    continue;
+                }
                 if (score < best[r]) {
                     if constexpr (SECOND) second[r] = best[r];
                     best[r] = score;
@@ -314,6 +334,13 @@ void score_block(const float* const* x, const ChunkArgs& a, index_t g0, index_t 
 }
 
 #if KMEANS_KERNEL_AVX2
+inline float lane_min(__m256 a) {
+    __m128 h = _mm_min_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+
 inline float lane_sum(__m256 a) {
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -583,6 +610,45 @@ void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, index_t
     }
 }
 
+// The end of a bounded pass, once labels and sq_dist hold every row's result: objectives and
+// sums in row order, as a pass adds them (incremental: only the rows whose label differs from
+// previous, +x to the new cluster and -x to the old one; see BoundArgs::incremental).
+// row_groups holds each row's nonzero 8-column groups.
+void finish_rows(ChunkArgs& a, const std::int32_t* previous, const std::uint32_t* row_groups,
+                 bool incremental, bool accumulate) {
+    const index_t d = a.d, group_words = (d + 255) / 256;
+    double objective = 0.0, sum_dist = 0.0;
+    for (index_t i = 0; i < a.rows; ++i) {
+        const float d2 = a.sq_dist[i];
+        const index_t label = a.labels[i];
+        const double w = a.weights ? a.weights[i] : 1.0;
+        objective += w * static_cast<double>(d2);
+        sum_dist += w * std::sqrt(static_cast<double>(d2));
+        if (!accumulate) continue;
+        // the row's own nonzero groups: skipping zeros changes no sum (see add_row)
+        const std::uint32_t* groups = row_groups + i * group_words;
+        if (incremental) {
+            const index_t old = previous[i];
+            if (old == label) continue;
+            add_row<false>(a.sums + label * d, a.X + i * d, 1.0, d, groups);
+            add_row<true>(a.sums + old * d, a.X + i * d, -1.0, d, groups);
+            a.weight_sums[label] += 1.0;
+            a.weight_sums[old] -= 1.0;
+            a.touched[label] = a.touched[old] = 1;
+            continue;
+        }
+        if (a.weights) {
+            add_row<true>(a.sums + label * d, a.X + i * d, w, d, groups);
+        } else {
+            add_row<false>(a.sums + label * d, a.X + i * d, 1.0, d, groups);
+        }
+        a.weight_sums[label] += w;
+        a.touched[label] = 1;
+    }
+    a.objective = objective;
+    a.sum_dist = sum_dist;
+}
+
 }  // namespace
 
 void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
@@ -599,6 +665,7 @@ void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
     index_t n_todo = 0;
     for (index_t i = 0; i < rows; ++i) {
         const float* x = a.X + i * d;
+        ba.previous[i] = a.labels[i];
         if (!ba.score_all) {
             const std::int32_t old = a.labels[i];
             const double lower =
@@ -645,26 +712,270 @@ void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
     }
     ba.n_scored = n_todo;
     // 3. Objectives and sums in row order, as a pass adds them.
-    double objective = 0.0, sum_dist = 0.0;
+    finish_rows(a, ba.previous, ba.row_groups, ba.incremental && !ba.score_all, accumulate);
+}
+
+namespace {
+
+// A lower bound on a distance, as a float rounded down (0 for v <= 0).
+inline float round_down(double v) {
+    if (!(v > 0.0)) return 0.0f;
+    float f = static_cast<float>(v);
+    if (static_cast<double>(f) > v) f = nextafterf(f, 0.0f);
+    return f;
+}
+
+// Bit j % 8 of mask[j / 8] set when x_j is nonzero (+0 and -0 count as zero, as in
+// column_list); ceil(d / 8) bytes.
+void column_mask(const float* x, index_t d, std::uint8_t* mask) {
+    index_t j = 0;
+#if KMEANS_KERNEL_AVX2
+    const __m256 zero = _mm256_setzero_ps();
+    for (; j + 8 <= d; j += 8) {
+        mask[j / 8] = static_cast<std::uint8_t>(
+            _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + j), zero, _CMP_NEQ_UQ)));
+    }
+#endif
+    for (; j < d; j += 8) {
+        unsigned m = 0;
+        for (index_t l = 0; l < 8 && j + l < d; ++l) m |= (x[j + l] != 0.0f ? 1u : 0u) << l;
+        mask[j / 8] = static_cast<std::uint8_t>(m);
+    }
+}
+
+// The columns where any of the nr rows is nonzero, in increasing order, from their column
+// masks (see column_mask): the list column_list would build, without reading the rows.
+index_t mask_column_list(const std::uint8_t* const* masks, index_t nr, index_t d,
+                         std::int32_t* list) {
+    index_t n = 0;
+    for (index_t b = 0; b * 8 < d; ++b) {
+        unsigned m = 0;
+        for (index_t r = 0; r < nr; ++r) m |= masks[r][b];
+        const std::int32_t base = static_cast<std::int32_t>(b * 8);
+        // all 8 slots written, count kept (list has room past d)
+#if KMEANS_KERNEL_AVX2
+        const __m128i pos8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kCompress.pos[m]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(list + n),
+                            _mm256_add_epi32(_mm256_cvtepu8_epi32(pos8), _mm256_set1_epi32(base)));
+#else
+        for (unsigned t = 0; t < 8; ++t) list[n + t] = base + kCompress.pos[m][t];
+#endif
+        n += kCompress.count[m];
+    }
+    return n;
+}
+
+// Raw scores of NR rows against unit groups [g, g + ng) (ng = 1 or 2) into raw.
+template <int NR>
+void score_unit(const float* const* x, const ChunkArgs& a, index_t g, index_t ng,
+                const std::int32_t* list, index_t n_list, float* raw) {
+    if (ng == 2) {
+        score_groups<NR, 2, false, true>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list,
+                                         nullptr, nullptr, nullptr, 0, raw);
+    } else {
+        score_groups<NR, 1, false, true>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list,
+                                         nullptr, nullptr, nullptr, 0, raw);
+    }
+}
+
+}  // namespace
+
+void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
+    ChunkArgs& a = ga.chunk;
+    const index_t rows = a.rows, d = a.d, k = a.k, n_units = ga.n_units, nb = ga.n_bounds;
+    const index_t n_groups = (k + G - 1) / G;
+    const index_t group_words = (d + 255) / 256, mask_bytes = (d + 7) / 8;
+    const bool per_center = ga.per_center;
+
+    // 1. Rows whose previous label is proven (as in the bounded kernel, with the smallest of
+    //    the row's bounds), and for the others the units their bounds cannot rule out. The
+    //    unit of the previous center is always scored: the argmin is then taken over every
+    //    center that could tie with or beat it.
+    index_t n_todo = 0;
     for (index_t i = 0; i < rows; ++i) {
-        const float d2 = a.sq_dist[i];
-        const index_t label = a.labels[i];
-        const double w = a.weights ? a.weights[i] : 1.0;
-        objective += w * static_cast<double>(d2);
-        sum_dist += w * std::sqrt(static_cast<double>(d2));
-        if (accumulate) {
-            // the row's own nonzero groups: skipping zeros changes no sum (see add_row)
-            const std::uint32_t* groups = ba.row_groups + i * group_words;
-            if (a.weights) {
-                add_row<true>(a.sums + label * d, a.X + i * d, w, d, groups);
-            } else {
-                add_row<false>(a.sums + label * d, a.X + i * d, 1.0, d, groups);
+        const float* x = a.X + i * d;
+        ga.previous[i] = a.labels[i];
+        std::uint8_t* need = ga.need + n_todo * n_units;
+        if (ga.score_all) {
+            for (index_t u = 0; u < n_units; ++u) need[u] = 1;
+            column_list<1>(&x, d, a.column_lists, ga.row_groups + i * group_words);
+        } else {
+            const std::int32_t old = a.labels[i];
+            const index_t p_old = ga.position[old];
+            const index_t u_old = p_old / kUnitCenters;
+            const float d2 = squared_distance<true>(x, a.centers + static_cast<index_t>(old) * d, d,
+                                                    ga.row_groups + i * group_words);
+            a.sq_dist[i] = d2;
+            const double upper = std::sqrt(static_cast<double>(d2) * (1.0 + ga.distance_error));
+            const double error = ga.score_error_const + ga.score_error_slope * std::sqrt(ga.x_sqnorm[i]);
+            const double limit = upper * upper + 2.0 * error;  // a bound b proves when b^2 > limit
+            float* lb = ga.lower + i * nb;
+            double lowest = INFINITY;
+            for (index_t b = 0; b < nb; ++b) {
+                const double v = static_cast<double>(lb[b]) - ga.drift[b];
+                lb[b] = round_down(v);
+                if (!per_center || b != p_old) lowest = v < lowest ? v : lowest;
             }
-            a.weight_sums[label] += w;
+            const double gap_bound = ga.gap[old] - upper;  // d(x, c) >= d(old, c) - d(x, old)
+            const double bound = lowest > gap_bound ? lowest : gap_bound;
+            if (bound > 0.0 && limit < bound * bound) continue;
+            bool any = false;
+            for (index_t u = 0; u < n_units; ++u) {
+                double bu;
+                if (per_center) {
+                    const index_t p1 = (u + 1) * kUnitCenters < k ? (u + 1) * kUnitCenters : k;
+                    bu = INFINITY;
+                    for (index_t p = u * kUnitCenters; p < p1; ++p) {
+                        if (p != p_old && lb[p] < bu) bu = lb[p];
+                    }
+                } else {
+                    bu = lb[u];
+                }
+                bu = bu > gap_bound ? bu : gap_bound;
+                need[u] = (u == u_old || !(bu > 0.0 && limit < bu * bu)) ? 1 : 0;
+                any = any || (u != u_old && need[u]);
+            }
+            (void)any;
+        }
+        column_mask(x, d, ga.column_masks + n_todo * mask_bytes);
+        ga.row_index[n_todo] = static_cast<std::int32_t>(i);
+        ga.row_ptrs[n_todo] = x;
+        ++n_todo;
+    }
+
+    // 2. Sweeps of the remaining rows: unit by unit, the rows that need it in register blocks
+    //    of R, their raw scores folded into each row's best (lowest caller index on ties, as
+    //    a pass) and into its bounds.
+    index_t n_scored = 0;
+    for (index_t t0 = 0; t0 < n_todo; t0 += kSweepRows) {
+        const index_t m = n_todo - t0 < kSweepRows ? n_todo - t0 : kSweepRows;
+        float best[kSweepRows];
+        std::int32_t label[kSweepRows];
+        double error[kSweepRows];
+        for (index_t q = 0; q < m; ++q) {
+            best[q] = INFINITY;
+            label[q] = 0;
+            const index_t i = ga.row_index[t0 + q];
+            error[q] = ga.score_error_const + ga.score_error_slope * std::sqrt(ga.x_sqnorm[i]);
+        }
+        std::int32_t selected[kSweepRows], previous_block[R] = {-1, -1, -1, -1};
+        index_t previous_count = 0, n_list = 0;
+        std::int32_t* list = a.column_lists;
+        for (index_t u = 0; u < n_units; ++u) {
+            const index_t g0 = u * kUnitGroups;
+            const index_t ng = n_groups - g0 < kUnitGroups ? n_groups - g0 : kUnitGroups;
+            index_t count = 0;
+            for (index_t q = 0; q < m; ++q) {
+                if (ga.need[(t0 + q) * n_units + u]) selected[count++] = static_cast<std::int32_t>(q);
+            }
+            for (index_t b0 = 0; b0 < count; b0 += R) {
+                const index_t nr = count - b0 < R ? count - b0 : R;
+                const float* x[R];
+                bool same = nr == previous_count;
+                for (index_t r = 0; r < nr; ++r) {
+                    x[r] = ga.row_ptrs[t0 + selected[b0 + r]];
+                    same = same && previous_block[r] == selected[b0 + r];
+                    previous_block[r] = selected[b0 + r];
+                }
+                previous_count = nr;
+                if (!same) {  // the same rows as the last block: its column list still holds
+                    const std::uint8_t* masks[R];
+                    for (index_t r = 0; r < nr; ++r) {
+                        masks[r] = ga.column_masks + (t0 + selected[b0 + r]) * mask_bytes;
+                    }
+                    n_list = mask_column_list(masks, nr, d, list);
+                }
+                switch (nr) {
+                    case 4: score_unit<4>(x, a, g0, ng, list, n_list, ga.raw); break;
+                    case 3: score_unit<3>(x, a, g0, ng, list, n_list, ga.raw); break;
+                    case 2: score_unit<2>(x, a, g0, ng, list, n_list, ga.raw); break;
+                    default: score_unit<1>(x, a, g0, ng, list, n_list, ga.raw); break;
+                }
+                const index_t p0 = g0 * G, p1 = p0 + ng * G < k ? p0 + ng * G : k;
+                for (index_t r = 0; r < nr; ++r) {
+                    const index_t q = selected[b0 + r];
+                    const index_t i = ga.row_index[t0 + q];
+                    const float* sc = ga.raw + r * ng * G;
+                    float lowest = INFINITY, next = INFINITY;
+#if KMEANS_KERNEL_AVX2
+                    if (!per_center) {
+                        // the unit's smallest score, the lanes that hold it, and the second
+                        // smallest (padding lanes score +inf); lanes are in caller's order
+                        const __m256 inf = _mm256_set1_ps(INFINITY);
+                        const __m256 s0 = _mm256_loadu_ps(sc);
+                        const __m256 s1 = ng > 1 ? _mm256_loadu_ps(sc + G) : inf;
+                        lowest = lane_min(_mm256_min_ps(s0, s1));
+                        const __m256 target = _mm256_set1_ps(lowest);
+                        const __m256 e0 = _mm256_cmp_ps(s0, target, _CMP_EQ_OQ);
+                        const __m256 e1 = _mm256_cmp_ps(s1, target, _CMP_EQ_OQ);
+                        const unsigned equal = static_cast<unsigned>(_mm256_movemask_ps(e0)) |
+                                               static_cast<unsigned>(_mm256_movemask_ps(e1)) << 8;
+                        next = (equal & (equal - 1u)) != 0
+                                   ? lowest
+                                   : lane_min(_mm256_min_ps(_mm256_blendv_ps(s0, inf, e0),
+                                                            _mm256_blendv_ps(s1, inf, e1)));
+                        if (equal != 0) {
+                            const std::int32_t c = ga.order[p0 + __builtin_ctz(equal)];
+                            if (lowest < best[q] || (lowest == best[q] && c < label[q])) {
+                                best[q] = lowest;
+                                label[q] = c;
+                            }
+                        }
+                        ga.unit_min[q * 2 * n_units + 2 * u] = lowest;
+                        ga.unit_min[q * 2 * n_units + 2 * u + 1] = next;
+                        n_scored += p1 - p0;
+                        continue;
+                    }
+#endif
+                    for (index_t p = p0; p < p1; ++p) {
+                        const float score = sc[p - p0];
+                        const std::int32_t c = ga.order[p];
+                        if (score < best[q] || (score == best[q] && c < label[q])) {
+                            best[q] = score;
+                            label[q] = c;
+                        }
+                        if (per_center) {
+                            const double low2 = static_cast<double>(score) + ga.x_sqnorm[i] - error[q];
+                            ga.lower[i * nb + p] = round_down(low2 > 0.0 ? std::sqrt(low2) : 0.0);
+                        } else if (score < lowest) {
+                            next = lowest;
+                            lowest = score;
+                        } else if (score < next) {
+                            next = score;
+                        }
+                    }
+                    if (!per_center) {
+                        ga.unit_min[q * 2 * n_units + 2 * u] = lowest;
+                        ga.unit_min[q * 2 * n_units + 2 * u + 1] = next;
+                    }
+                    n_scored += p1 - p0;
+                }
+            }
+        }
+        for (index_t q = 0; q < m; ++q) {
+            const index_t i = ga.row_index[t0 + q];
+            if (!per_center) {
+                // per scored unit: every center but the row's own (its unit's second smallest)
+                const index_t u_new = ga.position[label[q]] / kUnitCenters;
+                for (index_t u = 0; u < n_units; ++u) {
+                    if (!ga.need[(t0 + q) * n_units + u]) continue;
+                    const float v = ga.unit_min[q * 2 * n_units + 2 * u + (u == u_new ? 1 : 0)];
+                    const double low2 = static_cast<double>(v) + ga.x_sqnorm[i] - error[q];
+                    ga.lower[i * nb + u] = round_down(low2 > 0.0 ? std::sqrt(low2) : 0.0);
+                }
+            }
+            const bool changed = ga.score_all || label[q] != a.labels[i];
+            a.labels[i] = label[q];
+            if (changed) {
+                a.sq_dist[i] = squared_distance<true>(ga.row_ptrs[t0 + q],
+                                                      a.centers + static_cast<index_t>(label[q]) * d,
+                                                      d, ga.row_groups + i * group_words);
+            }
         }
     }
-    a.objective = objective;
-    a.sum_dist = sum_dist;
+    ga.n_scored = n_scored;
+    // 3. Objectives and sums in row order, as a pass adds them.
+    finish_rows(a, ga.previous, ga.row_groups, ga.incremental && !ga.score_all, accumulate);
 }
 
 }  // namespace KMEANS_ISA_NAMESPACE

@@ -7,12 +7,12 @@
 namespace kmeans {
 
 // One declaration per compiled copy of chunk_kernel.cpp.
-namespace isa_generic { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); }
+namespace isa_generic { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); void process_chunk_grouped(GroupArgs&, bool); }
 #ifdef KMEANS_HAVE_AVX2
-namespace isa_avx2 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); }
+namespace isa_avx2 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); void process_chunk_grouped(GroupArgs&, bool); }
 #endif
 #ifdef KMEANS_HAVE_AVX512
-namespace isa_avx512 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); }
+namespace isa_avx512 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); void process_chunk_grouped(GroupArgs&, bool); }
 #endif
 
 namespace {
@@ -21,6 +21,7 @@ struct Kernel {
     const char* name;
     ChunkFn fn;
     BoundFn bounded;
+    GroupFn grouped;
     bool (*supported)();
 };
 
@@ -43,12 +44,12 @@ bool cpu_avx512() { return false; }
 const std::vector<Kernel>& kernels() {
     static const std::vector<Kernel> all = {
 #ifdef KMEANS_HAVE_AVX512
-        {"avx512", isa_avx512::process_chunk, isa_avx512::process_chunk_bounded, cpu_avx512},
+        {"avx512", isa_avx512::process_chunk, isa_avx512::process_chunk_bounded, isa_avx512::process_chunk_grouped, cpu_avx512},
 #endif
 #ifdef KMEANS_HAVE_AVX2
-        {"avx2", isa_avx2::process_chunk, isa_avx2::process_chunk_bounded, cpu_avx2},
+        {"avx2", isa_avx2::process_chunk, isa_avx2::process_chunk_bounded, isa_avx2::process_chunk_grouped, cpu_avx2},
 #endif
-        {"generic", isa_generic::process_chunk, isa_generic::process_chunk_bounded, always},
+        {"generic", isa_generic::process_chunk, isa_generic::process_chunk_bounded, isa_generic::process_chunk_grouped, always},
     };
     return all;
 }
@@ -109,5 +110,7 @@ void set_isa(const std::string& name) { g_current.store(&find(name)); }
 ChunkFn chunk_kernel() { return current().fn; }
 
 BoundFn bounded_kernel() { return current().bounded; }
+
+GroupFn grouped_kernel() { return current().grouped; }
 
 }  // namespace kmeans

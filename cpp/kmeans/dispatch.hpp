@@ -24,4 +24,7 @@ ChunkFn chunk_kernel();
 // The bounded (Hamerly) chunk kernel of the same instruction set.
 BoundFn bounded_kernel();
 
+// The grouped (Yinyang, Elkan) chunk kernel of the same instruction set.
+GroupFn grouped_kernel();
+
 }  // namespace kmeans

@@ -33,7 +33,10 @@ namespace kmeans {
 class HamerlyBounds {
 public:
     // |x|^2 of every row (once per run, n_threads threads).
-    HamerlyBounds(const float* X, index_t n, index_t d, index_t k, int n_threads);
+    // use_gaps: also bound by the distance between centers (k^2 d work a pass, recomputed
+    // only when the centers moved much); without, the gaps stay 0 and bound nothing.
+    HamerlyBounds(const float* X, index_t n, index_t d, index_t k, int n_threads,
+                  bool use_gaps = true);
 
     // Before a pass with these centers: drifts since the previous pass, gaps, margins.
     void prepare(const float* centers, int n_threads);
@@ -44,12 +47,26 @@ public:
     // A row's label changed outside a pass (empty-cluster relocation): forget its bound.
     void forget(index_t row) { lower_[static_cast<size_t>(row)] = 0.0; }
 
+    // True when every sum of rows of X is exact in double: all values are integer multiples
+    // of one power of two 2^L and n * max|x| < 2^52 * 2^L (MNIST pixels: L = 0, 2^24 rows;
+    // pixels / 255: L >= -31). Then per-cluster sums do not depend on the order of the
+    // additions, and a pass may update the previous pass's sums by the rows that moved
+    // instead of adding every row again, with the same result bit for bit.
+    bool exact_sums() const { return exact_sums_; }
+
+    // The pass about to run (after prepare) scores every row: its sums must be rebuilt.
+    bool scores_all() const { return score_all_; }
+
 private:
     index_t n_, d_, k_;
     std::vector<double> x_sqnorm_, lower_, drift_, gap_;
+    std::vector<double> moved_, gap_exact_;  // drift since the gaps were computed; those gaps
+    bool use_gaps_;
     std::vector<float> previous_;  // the centers of the previous pass
     std::vector<double> centers_d_, pair_min_;  // scratch of prepare()
-    bool first_ = true, score_all_ = true;
+    double gap_min_ = 0.0, moved_max_ = 0.0, moved_second_ = 0.0;
+    std::int32_t moved_argmax_ = -1;
+    bool first_ = true, score_all_ = true, exact_sums_ = false;
     double drift_max_ = 0.0, drift_second_ = 0.0;
     std::int32_t drift_argmax_ = -1;
     double error_const_ = 0.0, error_slope_ = 0.0, distance_error_ = 0.0;

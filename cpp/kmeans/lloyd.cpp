@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dispatch.hpp"
+#include "grouped.hpp"
 #include "hamerly.hpp"
 #include "ordered.hpp"
 
@@ -38,15 +39,32 @@ int max_threads() {
 namespace {
 
 
-// A float buffer whose data() is aligned to 64 bytes (a cache line).
-struct AlignedFloats {
-    std::vector<float> storage;
-    float* data = nullptr;
-    explicit AlignedFloats(size_t n) : storage(n + 16) {
-        const auto address = reinterpret_cast<std::uintptr_t>(storage.data());
-        data = storage.data() + ((64 - address % 64) % 64) / sizeof(float);
-    }
+// The first n elements of v, growing it (with value-initialised elements) when it is shorter.
+template <class T>
+T* at_least(std::vector<T>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
+}  // namespace
+
+// Buffers of the passes of one run, kept from pass to pass: a pass of a large k would
+// otherwise spend a few percent of its time on fresh pages (the slot sums are k * d doubles
+// per slot). The slot buffers are all zeros between passes: a merge clears what it added.
+struct PassScratch {
+    std::vector<float> sqnorm, centers_t, ordered, best;
+    std::vector<std::int32_t> lists;
+    std::vector<double> slot_sums, slot_w;
+    std::vector<std::uint8_t> slot_touched;
+    // bounded and grouped kernels, per thread
+    std::vector<const float*> row_ptrs;
+    std::vector<std::int32_t> row_index, previous;
+    std::vector<float> second, unit_min, raw;
+    std::vector<std::uint32_t> row_groups;
+    std::vector<std::uint8_t> need, column_masks;
 };
+
+namespace {
 
 }  // namespace
 
@@ -80,26 +98,38 @@ namespace {
 template <class Call>
 PassStats chunked_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
                        const double* weights, std::int32_t* labels, float* sq_dist,
-                       double* sums, double* weight_sums, int n_threads, const Call& call) {
+                       double* sums, double* weight_sums, int n_threads, bool incremental,
+                       const std::int32_t* pack_order, PassScratch& scratch, const Call& call) {
     const bool accumulate = sums != nullptr;
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
     const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
     const index_t window = 2 * static_cast<index_t>(threads);
 
     const index_t groups = (k + kCenterGroup - 1) / kCenterGroup;
-    std::vector<float> sqnorm(static_cast<size_t>(groups * kCenterGroup));
-    AlignedFloats centers_t(static_cast<size_t>(groups * kCenterGroup * d));
-    pack_centers(centers, k, d, centers_t.data, sqnorm.data());
+    float* sqnorm = at_least(scratch.sqnorm, static_cast<size_t>(groups * kCenterGroup));
+    // centers_t aligned to 64 bytes (a cache line)
+    float* centers_t = at_least(scratch.centers_t, static_cast<size_t>(groups * kCenterGroup * d + 16));
+    centers_t += ((64 - reinterpret_cast<std::uintptr_t>(centers_t) % 64) % 64) / sizeof(float);
+    if (pack_order) {  // the kernel sees the centers in this order (grouped kernels)
+        float* ordered = at_least(scratch.ordered, static_cast<size_t>(k * d));
+        for (index_t p = 0; p < k; ++p) {
+            std::copy(centers + pack_order[p] * d, centers + (pack_order[p] + 1) * d, ordered + p * d);
+        }
+        pack_centers(ordered, k, d, centers_t, sqnorm);
+    } else {
+        pack_centers(centers, k, d, centers_t, sqnorm);
+    }
     // Scratch per thread and results per slot, allocated here so that nothing inside the
     // parallel region can throw.
     const index_t lists_size = kColumnLists * (d + d / 8 + 16);
-    std::vector<float> best(static_cast<size_t>(threads) * kChunkRows);
-    std::vector<std::int32_t> lists(static_cast<size_t>(threads * lists_size));
-    std::vector<double> slot_sums(accumulate ? static_cast<size_t>(window * k * d) : 0, 0.0);
-    std::vector<double> slot_w(accumulate ? static_cast<size_t>(window * k) : 0, 0.0);
+    float* best = at_least(scratch.best, static_cast<size_t>(threads) * kChunkRows);
+    std::int32_t* lists = at_least(scratch.lists, static_cast<size_t>(threads * lists_size));
+    double* slot_sums = accumulate ? at_least(scratch.slot_sums, static_cast<size_t>(window * k * d)) : nullptr;
+    double* slot_w = accumulate ? at_least(scratch.slot_w, static_cast<size_t>(window * k)) : nullptr;
+    std::uint8_t* slot_touched = accumulate ? at_least(scratch.slot_touched, static_cast<size_t>(window * k)) : nullptr;
     std::vector<PassStats> slot_stats(static_cast<size_t>(window));
     std::vector<std::atomic<index_t>> done(static_cast<size_t>(window));
-    if (accumulate) {
+    if (accumulate && !incremental) {  // incremental: the chunks add changes to the sums
         std::fill(sums, sums + k * d, 0.0);
         std::fill(weight_sums, weight_sums + k, 0.0);
     }
@@ -112,16 +142,17 @@ PassStats chunked_pass(const float* X, index_t n, index_t d, const float* center
         a.rows = std::min(kChunkRows, n - row0);
         a.d = d;
         a.centers = centers;
-        a.center_sqnorm = sqnorm.data();
-        a.centers_t = centers_t.data;
+        a.center_sqnorm = sqnorm;
+        a.centers_t = centers_t;
         a.k = k;
         a.weights = weights ? weights + row0 : nullptr;
         a.labels = labels + row0;
         a.sq_dist = sq_dist + row0;
-        a.best_score = best.data() + static_cast<index_t>(t) * kChunkRows;
-        a.column_lists = lists.data() + static_cast<index_t>(t) * lists_size;
-        a.sums = accumulate ? slot_sums.data() + slot * k * d : nullptr;
-        a.weight_sums = accumulate ? slot_w.data() + slot * k : nullptr;
+        a.best_score = best + static_cast<index_t>(t) * kChunkRows;
+        a.column_lists = lists + static_cast<index_t>(t) * lists_size;
+        a.sums = accumulate ? slot_sums + slot * k * d : nullptr;
+        a.weight_sums = accumulate ? slot_w + slot * k : nullptr;
+        a.touched = accumulate ? slot_touched + slot * k : nullptr;
         call(a, chunk, t);
         slot_stats[static_cast<size_t>(slot)] = PassStats{a.objective, a.sum_dist};
     };
@@ -130,11 +161,14 @@ PassStats chunked_pass(const float* X, index_t n, index_t d, const float* center
         stats.objective += slot_stats[static_cast<size_t>(slot)].objective;
         stats.sum_dist += slot_stats[static_cast<size_t>(slot)].sum_dist;
         if (!accumulate) return;
-        double* my_sums = slot_sums.data() + slot * k * d;
-        double* my_w = slot_w.data() + slot * k;
+        double* my_sums = slot_sums + slot * k * d;
+        double* my_w = slot_w + slot * k;
+        std::uint8_t* touched = slot_touched + slot * k;
         for (index_t c = 0; c < k; ++c) {
-            // untouched by this chunk (or only rows of weight 0, which add 0 * x)
-            if (my_w[c] == 0.0) continue;
+            // untouched by this chunk (or only rows of weight 0, which add 0 * x); a bounded
+            // kernel also marks its clusters (an incremental pass may change sums at weight 0)
+            if (my_w[c] == 0.0 && touched[c] == 0) continue;
+            touched[c] = 0;
             double* dst = sums + c * d;
             double* src = my_sums + c * d;
             for (index_t j = 0; j < d; ++j) {
@@ -154,28 +188,34 @@ PassStats chunked_pass(const float* X, index_t n, index_t d, const float* center
 PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t d,
                        const float* centers, index_t k, const double* weights,
                        std::int32_t* labels, float* sq_dist, double* sums, double* weight_sums,
-                       int n_threads, index_t* rows_scored) {
+                       int n_threads, PassScratch& scratch, index_t* rows_scored) {
     const BoundFn kernel = bounded_kernel();
     const bool accumulate = sums != nullptr;
     bounds.prepare(centers, n_threads);
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
     const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
-    std::vector<const float*> row_ptrs(static_cast<size_t>(threads) * kChunkRows);
-    std::vector<std::int32_t> row_index(static_cast<size_t>(threads) * kChunkRows);
-    std::vector<float> second(static_cast<size_t>(threads) * kChunkRows);
-    const index_t group_words = (d + 255) / 256;
-    std::vector<std::uint32_t> row_groups(static_cast<size_t>(threads * kChunkRows * group_words));
+    const index_t T = static_cast<index_t>(threads), group_words = (d + 255) / 256;
+    const float** row_ptrs = at_least(scratch.row_ptrs, static_cast<size_t>(T * kChunkRows));
+    std::int32_t* row_index = at_least(scratch.row_index, static_cast<size_t>(T * kChunkRows));
+    float* second = at_least(scratch.second, static_cast<size_t>(T * kChunkRows));
+    std::uint32_t* row_groups = at_least(scratch.row_groups, static_cast<size_t>(T * kChunkRows * group_words));
+    std::int32_t* previous = at_least(scratch.previous, static_cast<size_t>(T * kChunkRows));
     std::vector<index_t> scored(static_cast<size_t>(n_chunks), 0);
+    // exact sums, no weights, and sums of the previous labels to start from
+    const bool incremental = accumulate && !weights && bounds.exact_sums() && !bounds.scores_all();
     const PassStats stats = chunked_pass(
-        X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums, n_threads,
-        [&](ChunkArgs& a, index_t chunk, int t) {
+        X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums, n_threads, incremental,
+        nullptr, scratch, [&](ChunkArgs& a, index_t chunk, int t) {
             BoundArgs b{};
             b.chunk = a;
             bounds.fill(b, chunk * kChunkRows);
-            b.row_ptrs = row_ptrs.data() + static_cast<index_t>(t) * kChunkRows;
-            b.row_index = row_index.data() + static_cast<index_t>(t) * kChunkRows;
-            b.second_score = second.data() + static_cast<index_t>(t) * kChunkRows;
-            b.row_groups = row_groups.data() + static_cast<index_t>(t) * kChunkRows * group_words;
+            const index_t ti = static_cast<index_t>(t);
+            b.row_ptrs = row_ptrs + ti * kChunkRows;
+            b.row_index = row_index + ti * kChunkRows;
+            b.second_score = second + ti * kChunkRows;
+            b.row_groups = row_groups + ti * kChunkRows * group_words;
+            b.previous = previous + ti * kChunkRows;
+            b.incremental = incremental;
             kernel(b, accumulate);
             a.objective = b.chunk.objective;
             a.sum_dist = b.chunk.sum_dist;
@@ -185,15 +225,79 @@ PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t
     return stats;
 }
 
+// A pass of the grouped (Yinyang, Elkan) kernel: the outputs of assign_pass, bit for bit;
+// rows_scored receives the number of scores computed divided by k, rounded up.
+PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d,
+                       const float* centers, index_t k, const double* weights,
+                       std::int32_t* labels, float* sq_dist, double* sums, double* weight_sums,
+                       int n_threads, PassScratch& scratch, index_t* rows_scored) {
+    const GroupFn kernel = grouped_kernel();
+    const bool accumulate = sums != nullptr;
+    bounds.prepare(centers, n_threads);
+    const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    const index_t units = bounds.n_units(), T = static_cast<index_t>(threads);
+    const index_t group_words = (d + 255) / 256;
+    const index_t sweep = kColumnLists * 4;
+    const float** row_ptrs = at_least(scratch.row_ptrs, static_cast<size_t>(T * kChunkRows));
+    std::int32_t* row_index = at_least(scratch.row_index, static_cast<size_t>(T * kChunkRows));
+    std::int32_t* previous = at_least(scratch.previous, static_cast<size_t>(T * kChunkRows));
+    std::uint32_t* row_groups = at_least(scratch.row_groups, static_cast<size_t>(T * kChunkRows * group_words));
+    std::uint8_t* need = at_least(scratch.need, static_cast<size_t>(T * kChunkRows * units));
+    std::uint8_t* masks = at_least(scratch.column_masks, static_cast<size_t>(T * kChunkRows * ((d + 7) / 8)));
+    float* unit_min = at_least(scratch.unit_min, static_cast<size_t>(T * sweep * 2 * units));
+    float* raw = at_least(scratch.raw, static_cast<size_t>(T * 4 * kUnitCenters));
+    std::vector<index_t> scored(static_cast<size_t>(n_chunks), 0);
+    const bool incremental = accumulate && !weights && bounds.exact_sums() && !bounds.scores_all();
+    const PassStats stats = chunked_pass(
+        X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums, n_threads, incremental,
+        bounds.order(), scratch, [&](ChunkArgs& a, index_t chunk, int t) {
+            const index_t ti = static_cast<index_t>(t);
+            GroupArgs g{};
+            g.chunk = a;
+            bounds.fill(g, chunk * kChunkRows);
+            g.incremental = incremental;
+            g.row_ptrs = row_ptrs + ti * kChunkRows;
+            g.row_index = row_index + ti * kChunkRows;
+            g.previous = previous + ti * kChunkRows;
+            g.row_groups = row_groups + ti * kChunkRows * group_words;
+            g.need = need + ti * kChunkRows * units;
+            g.column_masks = masks + ti * kChunkRows * ((d + 7) / 8);
+            g.unit_min = unit_min + ti * sweep * 2 * units;
+            g.raw = raw + ti * 4 * kUnitCenters;
+            kernel(g, accumulate);
+            a.objective = g.chunk.objective;
+            a.sum_dist = g.chunk.sum_dist;
+            scored[static_cast<size_t>(chunk)] = g.n_scored;
+        });
+    const index_t total = std::accumulate(scored.begin(), scored.end(), index_t{0});
+    *rows_scored = (total + k - 1) / k;
+    return stats;
+}
+
+}  // namespace
+
+namespace {
+
+// A pass that scores every row against every center (assign_pass), with the run's buffers.
+PassStats plain_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
+                     const double* weights, std::int32_t* labels, float* sq_dist, double* sums,
+                     double* weight_sums, int n_threads, PassScratch& scratch) {
+    const ChunkFn kernel = chunk_kernel();
+    const bool accumulate = sums != nullptr;
+    return chunked_pass(X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums,
+                        n_threads, false, nullptr, scratch,
+                        [&](ChunkArgs& a, index_t, int) { kernel(a, accumulate); });
+}
+
 }  // namespace
 
 PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
                       const double* weights, std::int32_t* labels, float* sq_dist,
                       double* sums, double* weight_sums, int n_threads) {
-    const ChunkFn kernel = chunk_kernel();
-    const bool accumulate = sums != nullptr;
-    return chunked_pass(X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums,
-                        n_threads, [&](ChunkArgs& a, index_t, int) { kernel(a, accumulate); });
+    PassScratch scratch;
+    return plain_pass(X, n, d, centers, k, weights, labels, sq_dist, sums, weight_sums,
+                      n_threads, scratch);
 }
 
 namespace {
@@ -202,7 +306,7 @@ namespace {
 // many clusters moved.
 index_t relocate_empty(const float* X, index_t n, index_t d, index_t k, const double* weights,
                        std::int32_t* labels, const float* sq_dist, double* sums,
-                       double* weight_sums, HamerlyBounds* bounds) {
+                       double* weight_sums, const std::function<void(index_t)>& forget) {
     std::vector<index_t> empty;
     for (index_t c = 0; c < k; ++c) {
         if (!(weight_sums[c] > 0.0)) empty.push_back(c);
@@ -232,7 +336,7 @@ index_t relocate_empty(const float* X, index_t n, index_t d, index_t k, const do
             weight_sums[old] -= w;
             weight_sums[e] = w;
             labels[i] = static_cast<std::int32_t>(e);
-            if (bounds) bounds->forget(i);
+            if (forget) forget(i);
             ++moved;
             break;
         }
@@ -249,10 +353,19 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
     std::vector<double> sums(static_cast<size_t>(k * d));
     std::vector<double> weight_sums(static_cast<size_t>(k));
     std::vector<std::int32_t> previous(static_cast<size_t>(n), -1);
-    std::unique_ptr<HamerlyBounds> bounds;  // hamerly: the bounds, kept from pass to pass
+    PassScratch scratch;
+    // the bounds of the bounded algorithms, kept from pass to pass
+    std::unique_ptr<HamerlyBounds> bounds;
+    std::unique_ptr<GroupBounds> groups;
     if (options.algorithm == Algorithm::hamerly) {
         bounds = std::make_unique<HamerlyBounds>(X, n, d, k, options.n_threads);
+    } else if (options.algorithm == Algorithm::yinyang || options.algorithm == Algorithm::elkan) {
+        groups = std::make_unique<GroupBounds>(X, n, d, k, options.algorithm == Algorithm::elkan,
+                                               options.n_threads);
     }
+    std::function<void(index_t)> forget;
+    if (bounds) forget = [&bounds](index_t i) { bounds->forget(i); };
+    if (groups) forget = [&groups](index_t i) { groups->forget(i); };
     bool relocated_last = false;
     bool strict = false;
     for (int it = 0; it < options.max_iter; ++it) {
@@ -262,10 +375,14 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
         }
         index_t scored = n;
         const PassStats pass =
-            bounds ? bounded_pass(*bounds, X, n, d, centers, k, weights, labels, sq_dist,
-                                  sums.data(), weight_sums.data(), options.n_threads, &scored)
-                   : assign_pass(X, n, d, centers, k, weights, labels, sq_dist, sums.data(),
-                                 weight_sums.data(), options.n_threads);
+            bounds   ? bounded_pass(*bounds, X, n, d, centers, k, weights, labels, sq_dist,
+                                    sums.data(), weight_sums.data(), options.n_threads, scratch,
+                                    &scored)
+            : groups ? grouped_pass(*groups, X, n, d, centers, k, weights, labels, sq_dist,
+                                    sums.data(), weight_sums.data(), options.n_threads, scratch,
+                                    &scored)
+                     : plain_pass(X, n, d, centers, k, weights, labels, sq_dist, sums.data(),
+                                  weight_sums.data(), options.n_threads, scratch);
         run.rows_scored.push_back(scored);
         run.objective.push_back(pass.objective);
         run.sum_dist.push_back(pass.sum_dist);
@@ -279,7 +396,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             break;
         }
         const index_t moved = relocate_empty(X, n, d, k, weights, labels, sq_dist, sums.data(),
-                                             weight_sums.data(), bounds.get());
+                                             weight_sums.data(), forget);
         run.n_relocated += moved;
         relocated_last = moved > 0;
         double shift = 0.0;
@@ -305,8 +422,8 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             run.interrupted = true;
             return run;
         }
-        const PassStats pass = assign_pass(X, n, d, centers, k, weights, labels, sq_dist,
-                                           nullptr, nullptr, options.n_threads);
+        const PassStats pass = plain_pass(X, n, d, centers, k, weights, labels, sq_dist,
+                                          nullptr, nullptr, options.n_threads, scratch);
         run.final_objective = pass.objective;
         run.final_sum_dist = pass.sum_dist;
     }

@@ -38,11 +38,14 @@ PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers
                       double* sums, double* weight_sums, int n_threads);
 
 // How a run finds each row's nearest center. Every algorithm gives the same labels, centers,
-// objectives and iteration count, bit for bit: hamerly only skips the rows whose label it can
-// prove unchanged, with margins for the rounding of the scores (see hamerly.hpp).
+// objectives and iteration count, bit for bit: the bounded ones only skip the (row, center)
+// scores that cannot change the label, with margins for the rounding of the scores (see
+// hamerly.hpp and grouped.hpp).
 enum class Algorithm {
     lloyd,    // every row against every center, every pass
     hamerly,  // Hamerly's bounds: one lower bound per row (8 bytes a row)
+    yinyang,  // plus one bound per row and unit of 16 close centers (see grouped.hpp)
+    elkan,    // plus one bound per row and center (4 * k bytes a row)
 };
 
 struct RunOptions {
@@ -61,7 +64,8 @@ struct RunStats {
     bool converged = false;
     index_t n_relocated = 0;        // empty clusters moved to the farthest point
     bool interrupted = false;       // should_stop returned true; outputs are incomplete
-    std::vector<index_t> rows_scored;  // per iteration: rows scored against every center
+    std::vector<index_t> rows_scored;  // per iteration: rows scored against every center (for
+                                       // yinyang and elkan: scores computed / k, rounded up)
 };
 
 // Lloyd iterations from the given centers until no label changes (or the shift is within

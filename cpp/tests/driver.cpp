@@ -280,7 +280,8 @@ struct RunOut {
 };
 
 RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, double tol = 0.0,
-                 const std::function<bool()>& stop = {}) {
+                 const std::function<bool()>& stop = {},
+                 kmeans::Algorithm algorithm = kmeans::Algorithm::lloyd) {
     RunOut o;
     o.centers = p.centers;
     o.labels.assign(p.n, -7);
@@ -289,6 +290,7 @@ RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, double tol =
     opt.max_iter = max_iter;
     opt.tol = tol;
     opt.n_threads = threads;
+    opt.algorithm = algorithm;
     o.stats = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights(), o.centers.data(),
                                 o.labels.data(), o.sq.data(), opt, stop);
     return o;
@@ -360,6 +362,12 @@ void test_lloyd(const Problem& p) {
     for (int threads : {2, 3}) {
         check(identical(r, run_lloyd(p, threads)),
               "lloyd_run with " + std::to_string(threads) + " threads differs from 1 thread");
+    }
+    // The bounded algorithms give the same run, bit for bit (rows_scored aside).
+    for (auto algorithm : {kmeans::Algorithm::hamerly, kmeans::Algorithm::yinyang, kmeans::Algorithm::elkan}) {
+        check(identical(r, run_lloyd(p, 2, 300, 0.0, {}, algorithm)),
+              "lloyd_run with a bounded algorithm (" + std::to_string(static_cast<int>(algorithm)) +
+                  ") differs from lloyd");
     }
     // max_iter=1 and a positive tol also give consistent outputs.
     const RunOut one = run_lloyd(p, 2, 1);

@@ -321,15 +321,36 @@ def assign_pass(
     return PassResult(labels, sq, sums, weights, float(inertia), float(j_clust))
 
 
-ALGORITHMS = ("auto", "lloyd", "hamerly")
+ALGORITHMS = ("auto", "lloyd", "hamerly", "yinyang", "elkan")
+
+# Elkan keeps n * k float32 bounds: refuse beyond this (yinyang keeps 1/16 of that).
+ELKAN_MAX_BOUND_BYTES = 2 * 1024**3
+
+# 'auto' uses Yinyang's unit bounds from this many clusters on (Hamerly's single bound below).
+AUTO_YINYANG_MIN_CLUSTERS = 48
 
 
-def _resolve_algorithm(algorithm: str, max_iter: int) -> str:
+def _n_rows(a: Any) -> int:
+    # for the size check of _resolve_algorithm; the kernel refuses what is not an array
+    return int(a.shape[0]) if isinstance(a, np.ndarray) and a.ndim >= 1 else 0
+
+
+def _resolve_algorithm(algorithm: str, max_iter: int, n_samples: int, n_clusters: int) -> str:
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     if algorithm == "auto":
         # the bounds pay off from the second pass on; results are the same either way
-        return "lloyd" if max_iter == 1 else "hamerly"
+        if max_iter == 1:
+            return "lloyd"
+        return "yinyang" if n_clusters >= AUTO_YINYANG_MIN_CLUSTERS else "hamerly"
+    if algorithm == "elkan":
+        need = 4 * n_samples * n_clusters
+        if need > ELKAN_MAX_BOUND_BYTES:
+            raise ValueError(
+                f"algorithm='elkan' needs n_samples * n_clusters * 4 = {need / 2**30:.1f} GiB of "
+                f"bounds (limit {ELKAN_MAX_BOUND_BYTES / 2**30:.0f} GiB); use 'yinyang', which "
+                "gives the same results with 16 times less"
+            )
     return algorithm
 
 
@@ -350,10 +371,16 @@ def lloyd(
     ``tol`` is absolute here (see :func:`absolute_tolerance`); 0 runs until no label changes.
     Ctrl-C interrupts the run between passes with KeyboardInterrupt.
 
-    ``algorithm``: 'lloyd' scores every row against every center in every pass; 'hamerly'
-    keeps a lower bound per row (8 bytes) and skips the rows whose label it can prove
-    unchanged, with margins for float32 rounding, so that it gives the same labels, centers,
-    objectives and n_iter as 'lloyd', bit for bit; 'auto' ('hamerly' unless max_iter is 1).
+    ``algorithm``: 'lloyd' scores every row against every center in every pass. The others
+    skip scores that their triangle-inequality bounds prove cannot change a row's label, with
+    margins for float32 rounding, so that they give the same labels, centers, objectives and
+    n_iter as 'lloyd', bit for bit:
+
+    * 'hamerly': one lower bound per row (8 bytes a row); skips whole rows. Best for small k.
+    * 'yinyang': also one bound per row and unit of 16 nearby centers (k / 4 bytes a row);
+      scores a row only against the units it cannot rule out. Best for large k.
+    * 'elkan': one bound per row and center (4 k bytes a row; refused beyond 2 GiB).
+    * 'auto': 'lloyd' when max_iter is 1, 'yinyang' from 48 clusters, else 'hamerly'.
     """
     if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
@@ -366,7 +393,7 @@ def lloyd(
         int(max_iter),
         float(tol),
         _resolve_threads(n_threads),
-        _resolve_algorithm(algorithm, max_iter),
+        _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers)),
     )
     return RunResult(
         centers=out["centers"],
@@ -408,10 +435,11 @@ default='k-means++'
     n_threads : int or None, default=None
         Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). Results do not
         depend on it.
-    algorithm : {'auto', 'lloyd', 'hamerly'}, default='auto'
-        'lloyd' scores every row against every center in every pass; 'hamerly' skips the rows
-        whose label it proves unchanged (with margins for float32 rounding) and gives the same
-        results bit for bit; 'auto' picks 'hamerly' (see :func:`lloyd`).
+    algorithm : {'auto', 'lloyd', 'hamerly', 'yinyang', 'elkan'}, default='auto'
+        'lloyd' scores every row against every center in every pass; 'hamerly', 'yinyang' and
+        'elkan' skip the scores their bounds prove useless (with margins for float32 rounding)
+        and give the same results bit for bit; 'auto' picks 'hamerly' below 48 clusters and
+        'yinyang' from 48 (see :func:`lloyd`).
 
     Attributes
     ----------
@@ -447,7 +475,7 @@ default='k-means++'
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "algorithm": [StrOptions({"lloyd", "auto", "hamerly"})],
+        "algorithm": [StrOptions(set(ALGORITHMS))],
     }
 
     def __init__(
