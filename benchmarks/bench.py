@@ -3,11 +3,14 @@
 Prints markdown tables (see benchmarks/README.md for what each part measures and how):
 
   a  seconds per Lloyd iteration, k = 5, 10, 20, 64, 256, with the two floors
-  b  time to converge (no label changes) at k = 20 and 256, iterations counted
+  b  time to converge (no label changes) at k = 20 and 256, iterations counted, for each of
+     our algorithms too (ours-lloyd, ours-hamerly, ours-elkan, ours-yinyang)
   c  the notebook study: k=20 x 30, k=10 x 20, k=5 x 10 random restarts
   d  peak resident memory of a fit, and its ratio to the size of X
   e  1 thread against 2 threads
   f  growth with n (MNIST repeated with small noise, 10k to 600k rows) and with k
+
+and ends with the targets of issue 4 (met or not), from the figures of the same run.
 
 Every library runs in a process of its own, on the same float32 rows and from the same initial
 centers; each figure is a median over repetitions, and ratios are ours / peer from the same run
@@ -16,6 +19,8 @@ float64 evaluator, so that no speed comes from doing less work.
 
     PYTHONPATH=python .venv/bin/python benchmarks/bench.py --quick
     PYTHONPATH=python .venv/bin/python benchmarks/bench.py --parts a,b --out results.md
+    PYTHONPATH=python .venv/bin/python benchmarks/bench.py --quick --parts a,b --ks 20,256 \
+        --libraries ours,ours-lloyd,ours-hamerly,sklearn-lloyd
 """
 
 from __future__ import annotations
@@ -41,6 +46,12 @@ DEFAULT_DATA = Path(
 ) / "train-images-idx3-ubyte.gz"
 LIBRARIES = ["ours", "ours-lloyd", "sklearn-lloyd", "sklearn-elkan", "sklearnex", "faiss"]
 PEERS = LIBRARIES[2:]
+# Our other algorithms, forced (all exact: the same results as 'lloyd'). By default they run in
+# parts a, b and d only (parts e and f repeat part a's measurement many times); naming them
+# with --libraries runs them in every part that takes the library list.
+VARIANTS = ["ours-hamerly", "ours-elkan", "ours-yinyang"]
+OURS = ["ours", "ours-lloyd"] + VARIANTS
+DEFAULT_LIBRARIES = LIBRARIES + VARIANTS
 # Variables that make this machine's OpenBLAS pick a slower kernel for numpy and faiss.
 UNSET_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -96,11 +107,12 @@ def objective(X: np.ndarray, centers: np.ndarray, block: int = 8192) -> float:
 
 
 def make_fit(library: str) -> Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, int]]:
-    if library in ("ours", "ours-lloyd"):
+    if library in OURS:
         from mnist_kmeans.kmeans import lloyd
 
-        # ours: the default algorithm ('auto': Hamerly's bounds); ours-lloyd: every row scored
-        algorithm = "lloyd" if library == "ours-lloyd" else "auto"
+        # ours: the default algorithm ('auto'); ours-NAME: algorithm NAME forced ('lloyd':
+        # every row scored in every pass). An algorithm the kernel lacks raises ValueError.
+        algorithm = "auto" if library == "ours" else library.split("-", 1)[1]
 
         def fit(X, init, max_iter):
             run = lloyd(X, init, max_iter=max_iter, tol=0.0, algorithm=algorithm)
@@ -223,6 +235,11 @@ def task_floors(X: np.ndarray, ks: list[int], repeat: int) -> dict[str, Any]:
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     library = task["library"]
+    if task["kind"] == "probe":  # one small fit: is the library there, and does it run?
+        rng = np.random.default_rng(0)
+        Xs = np.ascontiguousarray(rng.integers(0, 256, (400, 784)).astype(np.float32))
+        make_fit(library)(Xs, initial_centers(Xs, 3, 0), 3)
+        return {"probe": "ok"}
     X = np.load(task["data"])
     if task.get("grow"):
         X = grown(X, task["grow"], task.get("noise", "nonzero"))
@@ -381,7 +398,12 @@ def main() -> None:
     parser.add_argument("--parts", default="a,b,c,d,e,f", help="comma-separated: a,b,c,d,e,f")
     parser.add_argument("--quick", action="store_true",
                         help="fewer repetitions, restarts and sizes (a few minutes)")
-    parser.add_argument("--libraries", default=",".join(LIBRARIES))
+    parser.add_argument("--libraries", default=None,
+                        help="comma-separated, any of " + ", ".join(DEFAULT_LIBRARIES)
+                        + " (default: all; " + ", ".join(VARIANTS)
+                        + " then run in parts a, b and d only)")
+    parser.add_argument("--ks", default="5,10,20,64,256",
+                        help="k values of part a (and of part f's growth with k)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, help="also write the report to this file")
@@ -397,7 +419,8 @@ def main() -> None:
         return
 
     parts = set(args.parts.split(","))
-    libraries = [lib for lib in args.libraries.split(",") if lib]
+    explicit = args.libraries is not None
+    libraries = [lib for lib in (args.libraries or ",".join(DEFAULT_LIBRARIES)).split(",") if lib]
     quick = args.quick
     report = Report(args.out)
     X = load_mnist(args.data)
@@ -405,7 +428,7 @@ def main() -> None:
     data = str(tmp / "X.npy")
     np.save(data, X)
     repeat = 3 if quick else 5
-    ks = [5, 10, 20, 64, 256]
+    ks = [int(k) for k in args.ks.split(",") if k]
     n1, n2 = (2, 7) if quick else (2, 12)
     seed = 0
     timeout = 3600.0
@@ -428,6 +451,20 @@ def main() -> None:
             report(f"> {lib}, part {task['kind']}: {res['error']}")
         return res
 
+    # One small fit per library first: one that is not installed, or fails (an algorithm our
+    # kernel does not have yet raises ValueError), is reported once here and left out.
+    left_out = []
+    for lib in libraries:
+        res = spawn({"kind": "probe", "library": lib, "data": data}, args.threads, 600.0)
+        if "error" in res:
+            report(f"> {lib}: left out, its check fit failed: {res['error'].split(' / ')[-1]}")
+            left_out.append(lib)
+    if left_out:
+        report()
+        libraries = [lib for lib in libraries if lib not in left_out]
+    # the libraries of parts e and f: without --libraries, our variants are left out of them
+    core = [lib for lib in libraries if explicit or lib not in VARIANTS]
+
     floor_rounds: list[dict[str, Any]] = []
 
     def per_iter_rounds(libs: list[str], task: dict[str, Any], threads: int | None = None,
@@ -448,17 +485,22 @@ def main() -> None:
                     raw[lib].append(rows)
         return {lib: combine_rounds(r) if r else {} for lib, r in raw.items()}
 
+    def s_of(results: dict[str, dict[str, Any]], lib: str, k: int | str) -> float | None:
+        return results.get(lib, {}).get(str(k), {}).get("seconds")
+
     per_iter: dict[str, dict[str, Any]] = {}
+    floors: dict[str, Any] = {}
     if "a" in parts or "f" in parts:
         per_iter = per_iter_rounds(libraries, {"ks": ks, "n1": n1, "n2": n2, "seed": seed},
                                    floors=True)
-        floors: dict[str, Any] = {}
         if floor_rounds:
             for name in floor_rounds[0]:
                 if name != "gemm":
                     floors[name] = float(np.median([f[name] for f in floor_rounds]))
             floors["gemm"] = {k: float(np.median([f["gemm"][k] for f in floor_rounds]))
                               for k in floor_rounds[0]["gemm"]}
+    # our variants with figures in part a (one that failed is left out of the tables)
+    variants_a = [v for v in VARIANTS if per_iter.get(v)]
     if "a" in parts:
         report("## a. Seconds per Lloyd iteration (median marginal time, see README)")
         report()
@@ -468,46 +510,49 @@ def main() -> None:
                " GEMM = numpy X @ C.T (float32, OpenBLAS).")
         report()
         header = ["k", "stream floor", "GEMM floor", "ours (auto)", "ours-lloyd",
-                  "ours-lloyd / floor"] + [p for p in PEERS if p in libraries]
+                  "ours-lloyd / floor"] + variants_a + [p for p in PEERS if p in libraries]
         rows = []
         for k in ks:
-            ours = per_iter.get("ours", {}).get(str(k), {}).get("seconds")
-            plain = per_iter.get("ours-lloyd", {}).get(str(k), {}).get("seconds")
+            ours = s_of(per_iter, "ours", k)
+            plain = s_of(per_iter, "ours-lloyd", k)
             gemm = floors.get("gemm", {}).get(str(k))
             floor = gemm if k >= 64 else floors.get("stream")
             row = [str(k), fmt_s(floors.get("stream")), fmt_s(gemm), fmt_s(ours), fmt_s(plain),
                    f"{plain / floor:.2f}" if plain and floor else "-"]
+            row += [fmt_s(s_of(per_iter, v, k)) for v in variants_a]
             for p in PEERS:
                 if p in libraries:
-                    s = per_iter.get(p, {}).get(str(k), {}).get("seconds")
+                    s = s_of(per_iter, p, k)
                     row.append(fmt_s(s) + ratio(ours, s))
             rows.append(row)
         table(report, header, rows)
         report("Ratios in parentheses: ours (auto) / peer. 'ours-lloyd / floor' divides by the"
-               " streaming floor for k < 64 and by the GEMM floor for k >= 64.")
+               " streaming floor for k < 64 and by the GEMM floor for k >= 64."
+               + (f" {', '.join(variants_a)}: our algorithms forced, without ratios."
+                  if variants_a else ""))
         report()
         report(f"Objective (float64, from each library's centers) after {n2} iterations from the"
                " same init, relative to ours:")
         report()
+        others = [p for p in ["ours-lloyd"] + variants_a + PEERS if p in libraries]
         rows = []
         for k in ks:
             ref = per_iter.get("ours", {}).get(str(k), {}).get("objective")
             row = [str(k), f"{ref:.6e}" if ref else "-"]
-            for p in ["ours-lloyd"] + PEERS:
-                if p in libraries:
-                    r = per_iter.get(p, {}).get(str(k), {})
-                    row.append(f"{rel(r.get('objective'), ref)} ({r.get('n_iter', '-')} it)")
+            for p in others:
+                r = per_iter.get(p, {}).get(str(k), {})
+                row.append(f"{rel(r.get('objective'), ref)} ({r.get('n_iter', '-')} it)")
             rows.append(row)
-        table(report, ["k", "ours"] + [p for p in ["ours-lloyd"] + PEERS if p in libraries], rows)
+        table(report, ["k", "ours"] + others, rows)
 
+    conv: dict[str, dict[str, Any]] = {}
     if "b" in parts:
         report("## b. Time to converge from the same init (no label change)")
         report()
-        conv: dict[str, dict[str, Any]] = {}
         conv["ours"] = run("ours", {"kind": "converge", "ks": [20, 256], "repeat": 1 if quick else 3,
                                     "seed": seed}).get("rows", {})
         faiss_iters = {k: conv["ours"].get(k, {}).get("n_iter", 50) for k in ("20", "256")}
-        for p in ["ours-lloyd"] + PEERS:
+        for p in ["ours-lloyd"] + VARIANTS + PEERS:
             if p in libraries:
                 conv[p] = run(p, {"kind": "converge", "ks": [20, 256], "repeat": 1 if quick else 3,
                                   "seed": seed, "faiss_iters": faiss_iters}).get("rows", {})
@@ -516,17 +561,23 @@ def main() -> None:
             ours = conv["ours"].get(k, {})
             for lib in conv:
                 r = conv[lib].get(k, {})
+                if not r and lib != "ours":
+                    continue  # failed: reported above
                 rows.append([k, lib, fmt_s(r.get("seconds")) + (ratio(ours.get("seconds"), r.get("seconds")) if lib != "ours" else ""),
                              str(r.get("n_iter", "-")) + (" (fixed: no stopping rule)" if lib == "faiss" else ""),
                              f"{r['objective']:.6e}" if r.get("objective") else "-",
                              rel(r.get("objective"), ours.get("objective"))])
         table(report, ["k", "library", "time (ours/peer)", "iterations", "objective", "vs ours"], rows)
+        report("Ratios in parentheses: ours (auto) / that row, for our forced algorithms too"
+               " (above 1: that algorithm beat 'auto'). Our algorithms are exact, so their"
+               " iterations and objectives should match ours (+0.0e+00).")
+        report()
 
+    plan = [(20, 3), (10, 2), (5, 1)] if quick else [(20, 30), (10, 20), (5, 10)]
+    study: dict[str, dict[str, Any]] = {}
     if "c" in parts:
         report("## c. The notebook study: random restarts, same seeds for everyone")
         report()
-        plan = [(20, 3), (10, 2), (5, 1)] if quick else [(20, 30), (10, 20), (5, 10)]
-        study = {}
         for lib in ["ours", "sklearn-lloyd", "sklearn-elkan"]:
             if lib in libraries:
                 study[lib] = run(lib, {"kind": "study", "plan": plan}).get("rows", {})
@@ -548,6 +599,7 @@ def main() -> None:
         table(report, ["k x restarts", "library", "total time (ours/peer)", "mean iterations",
                        "best objective", "max rel. diff per restart"], rows)
 
+    memory: dict[tuple[int, str], dict[str, Any]] = {}
     if "d" in parts:
         report("## d. Peak resident memory of a fit (fresh process)")
         report()
@@ -557,6 +609,7 @@ def main() -> None:
                 m = run(lib, {"kind": "memory", "k": k, "n2": n2, "seed": seed}).get("memory")
                 if not m:
                     continue
+                memory[k, lib] = m
                 x = m["x_bytes"]
                 rows.append([str(k), lib, f"{m['peak'] / 2**20:.0f} MiB", f"{m['peak'] / x:.2f}",
                              f"{max(m['peak'] - m['rss_before'], 0) / 2**20:.0f} MiB",
@@ -567,17 +620,15 @@ def main() -> None:
         report("## e. 1 thread against 2 threads (seconds per iteration)")
         report()
         rows = []
-        one: dict[str, Any] = {}
-        two: dict[str, Any] = {}
         task = {"ks": [20, 256], "n1": n1, "n2": n2, "seed": seed}
-        one = per_iter_rounds(libraries, task, threads=1)
-        two = per_iter_rounds(libraries, task, threads=2)
+        one = per_iter_rounds(core, task, threads=1)
+        two = per_iter_rounds(core, task, threads=2)
         for k in ("20", "256"):
-            for lib in libraries:
-                s1 = one[lib].get(k, {}).get("seconds")
-                s2 = two[lib].get(k, {}).get("seconds")
-                o1 = one["ours"].get(k, {}).get("seconds") if "ours" in one else None
-                o2 = two["ours"].get(k, {}).get("seconds") if "ours" in two else None
+            o1 = s_of(one, "ours", k)
+            o2 = s_of(two, "ours", k)
+            for lib in core:
+                s1 = s_of(one, lib, k)
+                s2 = s_of(two, lib, k)
                 rows.append([k, lib, fmt_s(s1) + (ratio(o1, s1) if lib != "ours" else ""),
                              fmt_s(s2) + (ratio(o2, s2) if lib != "ours" else ""),
                              f"{s1 / s2:.2f}" if s1 and s2 else "-"])
@@ -589,7 +640,7 @@ def main() -> None:
         sizes = [10_000, 60_000, 120_000] if quick else [10_000, 30_000, 60_000, 120_000, 300_000, 600_000]
         cases = [(n, "nonzero") for n in sizes] + [(60_000, "dense")]
         grow_libs = [lib for lib in ("ours", "ours-lloyd", "sklearn-lloyd", "sklearnex", "faiss")
-                     if lib in libraries]
+                     if lib in core]
         rows = []
         res: dict[tuple[int, str], dict[str, Any]] = {}
         for n, noise in cases:
@@ -606,16 +657,19 @@ def main() -> None:
             rows.append(row)
         table(report, ["n", "ours", "ours per row"] + grow_libs[1:], rows)
         rows = []
-        base = {lib: per_iter.get(lib, {}).get("5", {}).get("seconds") for lib in libraries}
+        k_libs = [lib for lib in libraries if per_iter.get(lib)]
+        base = {lib: s_of(per_iter, lib, 5) for lib in k_libs}
         for k in ks:
             row = [str(k)]
-            for lib in libraries:
-                s = per_iter.get(lib, {}).get(str(k), {}).get("seconds")
+            for lib in k_libs:
+                s = s_of(per_iter, lib, k)
                 row.append(f"{fmt_s(s)} ({s / base[lib]:.1f}x k=5)" if s and base[lib] else "-")
             rows.append(row)
         report("Growth with k (from part a's runs):")
         report()
-        table(report, ["k"] + libraries, rows)
+        table(report, ["k"] + k_libs, rows)
+
+    targets(report, parts, quick, per_iter, floors, conv, plan, study, memory)
 
     report("## Libraries and BLAS kernels in the worker processes")
     report()
@@ -623,6 +677,108 @@ def main() -> None:
     report(f"Worker environment: {', '.join(UNSET_ENV)} unset; OMP/OPENBLAS/MKL_NUM_THREADS and"
            " the CPU affinity set to the thread count.")
     report(f"Load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+# --------------------------------------------------------------------------------------------
+# the targets of issue 4, from the figures measured above
+
+
+def fastest(results: dict[str, dict[str, Any]], libs: list[str], k: str) -> tuple[str, float] | None:
+    """(library, seconds) of the fastest of libs with a time at k, or None."""
+    timed_libs = [(lib, results[lib][k]["seconds"]) for lib in libs
+                  if results.get(lib, {}).get(k, {}).get("seconds")]
+    return min(timed_libs, key=lambda t: t[1]) if timed_libs else None
+
+
+def targets(report: Report, parts: set[str], quick: bool, per_iter: dict[str, Any],
+            floors: dict[str, Any], conv: dict[str, Any], plan: list[tuple[int, int]],
+            study: dict[str, Any], memory: dict[tuple[int, str], dict[str, Any]]) -> None:
+    """One table: each target of issue 4, its measured value and ratio, and whether it is met.
+    A row whose part did not run says 'not run'; one whose figures are missing (a library
+    left out or failed) says what is missing."""
+    rows: list[list[str]] = []
+    ran = [p for p in PEERS if per_iter.get(p) or conv.get(p) or study.get(p)]
+
+    def row(target: str, limit: float, limit_text: str, measured: str | None,
+            r: float | None, strict: bool = False, missing: str = "not measured") -> None:
+        name = f"{target} (ratio {'<' if strict else '<='} {limit_text})"
+        if measured is None or r is None:
+            rows.append([name, missing, "-", "-"])
+            return
+        met = r < limit if strict else r <= limit
+        rows.append([name, measured, f"{r:.3f}", "yes" if met else "no"])
+
+    def pair(a_name: str, a: float | None, b_name: str, b: float | None) -> tuple[str | None, float | None]:
+        if not a or not b:
+            return None, None
+        return f"{a_name} {fmt_s(a)} vs {b_name} {fmt_s(b)}", a / b
+
+    def per_iter_rows(k: str, floor_name: str, floor_limit: float, floor_text: str,
+                      peer_limit: float, peer_text: str, strict: bool) -> None:
+        ran = "a" in parts or "f" in parts
+        missing = "not run (part a)" if not ran else "not measured"
+        floor = floors.get("stream") if floor_name == "stream" else floors.get("gemm", {}).get(k)
+        label = "streaming" if floor_name == "stream" else "GEMM"
+        m, r = pair("ours-lloyd", per_iter.get("ours-lloyd", {}).get(k, {}).get("seconds"),
+                    f"{label} floor", floor)
+        row(f"k={k} per iteration: ours-lloyd (fused kernel) / {label} floor", floor_limit,
+            floor_text, m, r, missing=missing)
+        best = fastest(per_iter, PEERS, k)
+        for lib in ("ours", "ours-lloyd"):
+            m, r = pair(lib, per_iter.get(lib, {}).get(k, {}).get("seconds"),
+                        best[0] if best else "?", best[1] if best else None)
+            row(f"k={k} per iteration: {lib} / fastest peer", peer_limit, peer_text, m, r,
+                strict=strict, missing=missing)
+
+    per_iter_rows("20", "stream", 1.3, "1.3", 0.5, "0.5", strict=False)
+    per_iter_rows("256", "gemm", 1.25, "1.25", 1.0, "1", strict=True)
+
+    for k in ("20", "256"):
+        missing = "not run (part b)" if "b" not in parts else "not measured"
+        best = fastest(conv, PEERS, k)
+        peer = best[0] if best else "?"
+        m, r = pair("ours", conv.get("ours", {}).get(k, {}).get("seconds"), peer,
+                    best[1] if best else None)
+        row(f"k={k} time to converge: ours / fastest peer", 1 / 3, "1/3", m, r, missing=missing)
+        mine = fastest(conv, ["ours-lloyd"] + VARIANTS, k)
+        if mine:
+            m, r = pair(mine[0], mine[1], peer, best[1] if best else None)
+            row(f"k={k} time to converge: best of our forced algorithms / fastest peer", 1 / 3,
+                "1/3", m, r, missing=missing)
+
+    missing = "not run (part c)" if "c" not in parts else "not measured"
+    totals: list[float] = [0.0, 0.0]
+    complete = True
+    for k, restarts in plan:
+        o = study.get("ours", {}).get(str(k), {}).get("seconds")
+        best = fastest(study, ["sklearn-lloyd", "sklearn-elkan"], str(k))
+        m, r = pair("ours", o, best[0] if best else "?", best[1] if best else None)
+        row(f"notebook study {k} x {restarts}: ours / sklearn's best", 1 / 6, "1/6", m, r,
+            missing=missing)
+        if o and best:
+            totals[0] += o
+            totals[1] += best[1]
+        else:
+            complete = False
+    m, r = pair("ours", totals[0], "sklearn's best per row", totals[1]) if complete else (None, None)
+    row("notebook study, total: ours / sklearn's best", 1 / 6, "1/6", m, r, missing=missing)
+
+    for k in (20, 256):
+        mm = memory.get((k, "ours"))
+        missing = "not run (part d)" if "d" not in parts else "not measured"
+        inc = max(mm["peak"] - mm["rss_before"], 0) if mm else None
+        row(f"k={k} memory: ours' fit's peak increase / 64 MiB", 1.0, "1",
+            f"{inc / 2**20:.1f} MiB" if inc is not None else None,
+            inc / (64 * 2**20) if inc is not None else None, missing=missing)
+
+    report("## Targets (issue 4)")
+    report()
+    report("From the figures above (same run"
+           + (", --quick: fewer repetitions and restarts" if quick else "")
+           + "). Peers: the fastest of those measured in that part ("
+           + (", ".join(ran) if ran else "none") + "), named in each row.")
+    report()
+    table(report, ["target", "measured", "ratio", "met?"], rows)
 
 
 if __name__ == "__main__":
