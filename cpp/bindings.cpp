@@ -115,7 +115,8 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
 }
 
 py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::handle& w_obj,
-               int max_iter, double tol, int n_threads, const std::string& algorithm) {
+               int max_iter, double tol, int n_threads, const std::string& algorithm,
+               bool record_history) {
     Problem p = check(X_obj, init_obj, w_obj);
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
@@ -125,6 +126,7 @@ py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::ha
     options.tol = tol;
     options.n_threads = resolve_threads(n_threads);
     options.algorithm = parse_algorithm(algorithm);
+    options.record_history = record_history;
     // The caller's initial centers are copied: they are never modified.
     FloatArray centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
@@ -175,10 +177,10 @@ sums (k, d) float64 and weight_sums (k,) are None unless accumulate. n_threads=0
 default. Inputs must be C-contiguous float32 (sample_weight float64); nothing else is checked.)doc");
     m.def("lloyd", &lloyd, py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
-          py::arg("algorithm") = "lloyd",
+          py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
           "A whole Lloyd run from the given centers; returns a dict of results. algorithm\n"
           "'hamerly', 'yinyang' or 'elkan' skip scores their bounds prove useless: same\n"
-          "results, bit for bit.");
+          "results, bit for bit. record_history=False: empty histories, and lean passes.");
     m.def("exact_sums", &exact_sums, py::arg("X"),
           "True when every sum of rows of X is exact in float64 (the bounded algorithms then\n"
           "update cluster sums by the rows that move). For tests.");

@@ -204,3 +204,67 @@ def test_exact_sums_test(mnist_sample):
     assert _kernel.exact_sums(Y)
     Y[0, 0] = 1e-6                                        # one small value: not any more
     assert not _kernel.exact_sums(Y)
+
+
+def assert_lean_identical(X, init, algorithm, **kwargs):
+    # record_history=False: the bounded algorithms may skip rows without reading them; every
+    # result but the histories must still be Lloyd's, bit for bit
+    X = as_float32_rows(X)
+    init = np.ascontiguousarray(init, dtype=np.float32)
+    ref = lloyd(X, init, algorithm="lloyd", **kwargs)
+    run = lloyd(X, init, algorithm=algorithm, record_history=False, **kwargs)
+    for field in ("centers", "labels", "sq_distances"):
+        np.testing.assert_array_equal(getattr(run, field), getattr(ref, field), err_msg=field)
+    assert (run.n_iter, run.converged, run.n_relocated) == (ref.n_iter, ref.converged, ref.n_relocated)
+    assert run.inertia == ref.inertia and run.j_clust == ref.j_clust
+    assert run.inertia_history.shape == (0,) and run.j_clust_history.shape == (0,)
+    return ref, run
+
+
+@pytest.mark.parametrize("algorithm", ("lloyd",) + BOUNDED)
+def test_without_history_same_as_lloyd(mnist_sample, isa, algorithm):
+    X = mnist_sample[0]
+    for k, seed in ((5, 0), (20, 1), (64, 2)):
+        ref, run = assert_lean_identical(X, initial_centers(X, k, "random", random_state=seed), algorithm)
+        assert ref.converged
+    # stopped by max_iter and by tol: the final pass describes the returned centers
+    init = initial_centers(X, 20, "k-means++", random_state=3)
+    assert_lean_identical(X, init, algorithm, max_iter=7)
+    assert_lean_identical(X, init, algorithm, tol=1e-2 * float(X.var(0).mean()))
+    # weights and inexact sums: no lean passes, the same results all the same
+    w = np.random.default_rng(0).integers(0, 4, len(X)).astype(np.float64)
+    assert_lean_identical(X[:3000], init, algorithm, sample_weight=w[:3000])
+    assert_lean_identical(X[:3000] * np.float32(1.1), init * np.float32(1.1), algorithm)
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_without_history_relocates_from_fresh_distances(isa, algorithm):
+    # empty clusters take the farthest rows: lean passes must refresh the distances first
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 50, size=(2000, 6)).astype(np.float32)
+    for seed in range(5):
+        init = np.vstack([X[rng.choice(len(X), 8, replace=False)]] * 2 + [np.full((4, 6), 500, np.float32)])
+        ref, _ = assert_lean_identical(X, init, algorithm)
+        assert ref.n_relocated > 0
+    assert_lean_identical(X, X[:1].copy(), algorithm)
+    assert_lean_identical(X[:300], X[:300].copy(), algorithm)
+    # 1-D integer data with many duplicates: clusters empty out in later (lean) passes; these
+    # seeds fail when the distances are not refreshed before relocating (found by a search)
+    for seed in (25, 32, 44, 102, 111, 113):
+        rng = np.random.default_rng(seed)
+        n, d = int(rng.integers(20, 300)), int(rng.integers(1, 6))
+        k = int(rng.integers(2, min(n, 40)))
+        X = rng.integers(0, 20, size=(n, d)).astype(np.float32)
+        assert_lean_identical(X, X[rng.choice(n, k, replace=False)], algorithm)
+
+
+def test_estimator_keeps_the_best_restarts_history(mnist_sample):
+    X = mnist_sample[0][:3000]
+    km = KMeans(10, init="random", n_init=4, random_state=0).fit(X)
+    assert len(km.history_) == len(km.j_clust_history_) == km.n_iter_
+    best = km.restarts_[km.best_restart_]
+    again = lloyd(as_float32_rows(X), initial_centers(X, 10, "random", best.seed))
+    np.testing.assert_array_equal(km.history_, again.inertia_history)
+    np.testing.assert_array_equal(km.j_clust_history_, again.j_clust_history)
+    np.testing.assert_array_equal(km.cluster_centers_, again.centers)
+    assert km.inertia_ == min(r.inertia for r in km.restarts_)

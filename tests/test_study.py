@@ -116,8 +116,12 @@ def test_only_best_and_worst_stay_in_memory(X: np.ndarray, monkeypatch) -> None:
     result = run_study(X[:400], 5, 6, random_state=1)
     gc.collect()
     alive = [ref() for ref in refs if ref() is not None]
-    assert len(refs) == 6
+    # six restarts without history, then the best and the worst again with theirs
+    assert len(refs) == 6 + (1 if result.best is result.worst else 2)
     assert all(run is result.best or run is result.worst for run in alive)
+    for run, index in ((result.best, result.best_index), (result.worst, result.worst_index)):
+        assert len(run.j_clust_history) == len(run.inertia_history) == run.n_iter
+        assert run.j_clust == result.j_clust[index] and run.n_iter == result.n_iter[index]
 
 
 def test_to_dict_is_json_and_agrees(study: StudyResult) -> None:

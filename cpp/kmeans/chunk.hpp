@@ -72,6 +72,13 @@ struct BoundArgs {
                                 //      the rows whose label changes (+x to the new cluster,
                                 //      -x to the old one); see HamerlyBounds::exact_sums
     std::int32_t* previous;     // scratch: (rows) the labels on entry
+    double* upper;              // in/out: (rows) upper bound on the distance from each row to
+                                //      its center of the previous pass (+inf: unknown)
+    bool lean;                  // in:  skip the rows the bounds settle without reading them:
+                                //      their sq_dist is left as it was, and no objective is
+                                //      computed (needs incremental; see RunOptions)
+    bool refresh;               // in:  only sq_dist of every row to its labelled center and
+                                //      the objectives (labels, bounds and sums untouched)
     const float** row_ptrs;     // scratch: (rows) pointers to the rows to score
     std::int32_t* row_index;    // scratch: (rows)
     float* second_score;        // scratch: (rows)
@@ -105,11 +112,14 @@ struct GroupArgs {
     const std::int32_t* position;  // in: (k) internal position of each caller's center
     index_t n_units;            // ceil(k / kUnitCenters)
     const double* gap;          // in:  (k, caller's order) distance to the nearest other center
+    const double* center_drift; // in:  (k, caller's order) how far each center moved
     double score_error_const;   // in:  as in BoundArgs
     double score_error_slope;
     double distance_error;
     bool score_all;             // in:  score every row against every unit (first pass)
     bool incremental;           // in:  as in BoundArgs
+    double* upper;              // in/out: as in BoundArgs
+    bool lean;                  // in:  as in BoundArgs
     const float** row_ptrs;     // scratch: (rows)
     std::int32_t* row_index;    // scratch: (rows)
     std::int32_t* previous;     // scratch: (rows)

@@ -614,16 +614,19 @@ void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, index_t
 // sums in row order, as a pass adds them (incremental: only the rows whose label differs from
 // previous, +x to the new cluster and -x to the old one; see BoundArgs::incremental).
 // row_groups holds each row's nonzero 8-column groups.
+// lean: no objectives (sq_dist is not up to date for the rows a lean pass skipped).
 void finish_rows(ChunkArgs& a, const std::int32_t* previous, const std::uint32_t* row_groups,
-                 bool incremental, bool accumulate) {
+                 bool incremental, bool accumulate, bool lean = false) {
     const index_t d = a.d, group_words = (d + 255) / 256;
     double objective = 0.0, sum_dist = 0.0;
     for (index_t i = 0; i < a.rows; ++i) {
-        const float d2 = a.sq_dist[i];
         const index_t label = a.labels[i];
         const double w = a.weights ? a.weights[i] : 1.0;
-        objective += w * static_cast<double>(d2);
-        sum_dist += w * std::sqrt(static_cast<double>(d2));
+        if (!lean) {
+            const float d2 = a.sq_dist[i];
+            objective += w * static_cast<double>(d2);
+            sum_dist += w * std::sqrt(static_cast<double>(d2));
+        }
         if (!accumulate) continue;
         // the row's own nonzero groups: skipping zeros changes no sum (see add_row)
         const std::uint32_t* groups = row_groups + i * group_words;
@@ -662,22 +665,62 @@ void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
     // 1. Rows whose previous label is proven: every other center is farther by more than the
     //    rounding of the scores could hide. The distance to the previous center is needed
     //    anyway (it is the reported one when the label stays); it bounds the upper side.
+    if (ba.refresh) {  // distances to the labelled centers, and the objectives
+        for (index_t i = 0; i < rows; ++i) {
+            a.sq_dist[i] = squared_distance(a.X + i * d, a.centers + static_cast<index_t>(a.labels[i]) * d, d);
+        }
+        finish_rows(a, nullptr, nullptr, false, false);
+        return;
+    }
+    // Lean passes first settle what they can from the carried upper bounds, without reading
+    // the rows; the rows left (in row_index) are then read with the next ones prefetched.
+    index_t n_check = rows;
+    if (ba.lean && !ba.score_all) {
+        n_check = 0;
+        for (index_t i = 0; i < rows; ++i) {
+            const std::int32_t old = a.labels[i];
+            ba.previous[i] = old;
+            const double lower =
+                ba.lower[i] - (old == ba.drift_argmax ? ba.drift_second : ba.drift_max);
+            const double error =
+                ba.score_error_const + ba.score_error_slope * std::sqrt(ba.x_sqnorm[i]);
+            const double loose = (ba.upper[i] + ba.drift[old]) * (1.0 + 1e-12);
+            const double gap_bound = ba.gap[old] - loose;
+            const double bound = lower > gap_bound ? lower : gap_bound;
+            if (bound > 0.0 && loose * loose + 2.0 * error < bound * bound) {
+                ba.lower[i] = lower;
+                ba.upper[i] = loose;
+                continue;
+            }
+            ba.row_index[n_check++] = static_cast<std::int32_t>(i);
+        }
+    }
+    // (row_index is compacted in place: the todo list never overtakes the check list)
+    const bool listed = ba.lean && !ba.score_all;
     index_t n_todo = 0;
-    for (index_t i = 0; i < rows; ++i) {
+    for (index_t t = 0; t < n_check; ++t) {
+        const index_t i = listed ? ba.row_index[t] : t;
         const float* x = a.X + i * d;
+        if (listed && t + 2 < n_check) {  // the row after next, one line per 16 floats
+            const char* ahead = reinterpret_cast<const char*>(a.X + ba.row_index[t + 2] * d);
+            for (index_t off = 0; off < d * static_cast<index_t>(sizeof(float)); off += 64) {
+                __builtin_prefetch(ahead + off);
+            }
+        }
         ba.previous[i] = a.labels[i];
         if (!ba.score_all) {
             const std::int32_t old = a.labels[i];
             const double lower =
                 ba.lower[i] - (old == ba.drift_argmax ? ba.drift_second : ba.drift_max);
+            const double error =
+                ba.score_error_const + ba.score_error_slope * std::sqrt(ba.x_sqnorm[i]);
             const float d2 = squared_distance<true>(x, a.centers + static_cast<index_t>(old) * d, d,
                                                     ba.row_groups + i * group_words);
             a.sq_dist[i] = d2;
             const double upper = std::sqrt(static_cast<double>(d2) * (1.0 + ba.distance_error));
+            ba.upper[i] = upper;
             const double gap_bound = ba.gap[old] - upper;  // d(x, c) >= d(old, c) - d(x, old)
             const double bound = lower > gap_bound ? lower : gap_bound;
-            const double error =
-                ba.score_error_const + ba.score_error_slope * std::sqrt(ba.x_sqnorm[i]);
             if (bound > 0.0 && upper * upper + 2.0 * error < bound * bound) {
                 ba.lower[i] = lower;
                 continue;
@@ -708,11 +751,13 @@ void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
                                                       a.centers + static_cast<index_t>(label[q]) * d,
                                                       d, ba.row_groups + i * group_words);
             }
+            ba.upper[i] = std::sqrt(static_cast<double>(a.sq_dist[i]) * (1.0 + ba.distance_error));
         }
     }
     ba.n_scored = n_todo;
     // 3. Objectives and sums in row order, as a pass adds them.
-    finish_rows(a, ba.previous, ba.row_groups, ba.incremental && !ba.score_all, accumulate);
+    finish_rows(a, ba.previous, ba.row_groups, ba.incremental && !ba.score_all, accumulate,
+                ba.lean && !ba.score_all);
 }
 
 namespace {
@@ -803,12 +848,7 @@ void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
             const std::int32_t old = a.labels[i];
             const index_t p_old = ga.position[old];
             const index_t u_old = p_old / kUnitCenters;
-            const float d2 = squared_distance<true>(x, a.centers + static_cast<index_t>(old) * d, d,
-                                                    ga.row_groups + i * group_words);
-            a.sq_dist[i] = d2;
-            const double upper = std::sqrt(static_cast<double>(d2) * (1.0 + ga.distance_error));
             const double error = ga.score_error_const + ga.score_error_slope * std::sqrt(ga.x_sqnorm[i]);
-            const double limit = upper * upper + 2.0 * error;  // a bound b proves when b^2 > limit
             float* lb = ga.lower + i * nb;
             double lowest = INFINITY;
             for (index_t b = 0; b < nb; ++b) {
@@ -816,6 +856,20 @@ void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
                 lb[b] = round_down(v);
                 if (!per_center || b != p_old) lowest = v < lowest ? v : lowest;
             }
+            if (ga.lean) {
+                // the upper bound carried from the last pass, without reading the row
+                const double loose = (ga.upper[i] + ga.center_drift[old]) * (1.0 + 1e-12);
+                if (lowest > 0.0 && loose * loose + 2.0 * error < lowest * lowest) {
+                    ga.upper[i] = loose;
+                    continue;
+                }
+            }
+            const float d2 = squared_distance<true>(x, a.centers + static_cast<index_t>(old) * d, d,
+                                                    ga.row_groups + i * group_words);
+            a.sq_dist[i] = d2;
+            const double upper = std::sqrt(static_cast<double>(d2) * (1.0 + ga.distance_error));
+            ga.upper[i] = upper;
+            const double limit = upper * upper + 2.0 * error;  // a bound b proves when b^2 > limit
             const double gap_bound = ga.gap[old] - upper;  // d(x, c) >= d(old, c) - d(x, old)
             const double bound = lowest > gap_bound ? lowest : gap_bound;
             if (bound > 0.0 && limit < bound * bound) continue;
@@ -971,11 +1025,13 @@ void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
                                                       a.centers + static_cast<index_t>(label[q]) * d,
                                                       d, ga.row_groups + i * group_words);
             }
+            ga.upper[i] = std::sqrt(static_cast<double>(a.sq_dist[i]) * (1.0 + ga.distance_error));
         }
     }
     ga.n_scored = n_scored;
     // 3. Objectives and sums in row order, as a pass adds them.
-    finish_rows(a, ga.previous, ga.row_groups, ga.incremental && !ga.score_all, accumulate);
+    finish_rows(a, ga.previous, ga.row_groups, ga.incremental && !ga.score_all, accumulate,
+                ga.lean && !ga.score_all);
 }
 
 }  // namespace KMEANS_ISA_NAMESPACE

@@ -106,6 +106,7 @@ void GroupBounds::fill(GroupArgs& args, index_t row0) {
     BoundArgs b{};
     base_.fill(b, row0);
     args.x_sqnorm = b.x_sqnorm;
+    args.upper = b.upper;
     args.lower = lower_.data() + row0 * n_bounds_;
     args.n_bounds = n_bounds_;
     args.per_center = per_center_;
@@ -114,6 +115,7 @@ void GroupBounds::fill(GroupArgs& args, index_t row0) {
     args.position = position_.data();
     args.n_units = n_units_;
     args.gap = b.gap;
+    args.center_drift = b.drift;
     args.score_error_const = b.score_error_const;
     args.score_error_slope = b.score_error_slope;
     args.distance_error = b.distance_error;
@@ -121,7 +123,7 @@ void GroupBounds::fill(GroupArgs& args, index_t row0) {
 }
 
 void GroupBounds::forget(index_t row) {
-    base_.forget(row);
+    base_.forget(row);  // also its upper bound
     std::fill(lower_.begin() + row * n_bounds_, lower_.begin() + (row + 1) * n_bounds_, 0.0f);
 }
 

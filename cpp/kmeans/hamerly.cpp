@@ -35,6 +35,7 @@ double squared_distance(const float* a, const float* b, index_t d) {
 HamerlyBounds::HamerlyBounds(const float* X, index_t n, index_t d, index_t k, int n_threads,
                              bool use_gaps)
     : n_(n), d_(d), k_(k), x_sqnorm_(static_cast<size_t>(n)), lower_(static_cast<size_t>(n), 0.0),
+      upper_(static_cast<size_t>(n), INFINITY),
       drift_(static_cast<size_t>(k), 0.0), gap_(static_cast<size_t>(k), 0.0),
       moved_(static_cast<size_t>(k), 0.0), use_gaps_(use_gaps),
       previous_(static_cast<size_t>(k * d)) {
@@ -188,6 +189,7 @@ void HamerlyBounds::prepare(const float* centers, int n_threads) {
 void HamerlyBounds::fill(BoundArgs& args, index_t row0) {
     args.x_sqnorm = x_sqnorm_.data() + row0;
     args.lower = lower_.data() + row0;
+    args.upper = upper_.data() + row0;
     args.drift = drift_.data();
     args.drift_max = drift_max_;
     args.drift_second = drift_second_;

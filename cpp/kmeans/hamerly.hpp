@@ -22,6 +22,7 @@
 // values and rounded in the safe direction.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -44,8 +45,11 @@ public:
     // The bound fields of a BoundArgs for the chunk that starts at row row0.
     void fill(BoundArgs& args, index_t row0);
 
-    // A row's label changed outside a pass (empty-cluster relocation): forget its bound.
-    void forget(index_t row) { lower_[static_cast<size_t>(row)] = 0.0; }
+    // A row's label changed outside a pass (empty-cluster relocation): forget its bounds.
+    void forget(index_t row) {
+        lower_[static_cast<size_t>(row)] = 0.0;
+        upper_[static_cast<size_t>(row)] = INFINITY;
+    }
 
     // True when every sum of rows of X is exact in double: all values are integer multiples
     // of one power of two 2^L and n * max|x| < 2^52 * 2^L (MNIST pixels: L = 0, 2^24 rows;
@@ -59,7 +63,7 @@ public:
 
 private:
     index_t n_, d_, k_;
-    std::vector<double> x_sqnorm_, lower_, drift_, gap_;
+    std::vector<double> x_sqnorm_, lower_, upper_, drift_, gap_;
     std::vector<double> moved_, gap_exact_;  // drift since the gaps were computed; those gaps
     bool use_gaps_;
     std::vector<float> previous_;  // the centers of the previous pass

@@ -188,7 +188,7 @@ PassStats chunked_pass(const float* X, index_t n, index_t d, const float* center
 PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t d,
                        const float* centers, index_t k, const double* weights,
                        std::int32_t* labels, float* sq_dist, double* sums, double* weight_sums,
-                       int n_threads, PassScratch& scratch, index_t* rows_scored) {
+                       int n_threads, bool lean, PassScratch& scratch, index_t* rows_scored) {
     const BoundFn kernel = bounded_kernel();
     const bool accumulate = sums != nullptr;
     bounds.prepare(centers, n_threads);
@@ -216,13 +216,33 @@ PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t
             b.row_groups = row_groups + ti * kChunkRows * group_words;
             b.previous = previous + ti * kChunkRows;
             b.incremental = incremental;
+            b.lean = lean && incremental;
             kernel(b, accumulate);
             a.objective = b.chunk.objective;
             a.sum_dist = b.chunk.sum_dist;
             scored[static_cast<size_t>(chunk)] = b.n_scored;
         });
     *rows_scored = std::accumulate(scored.begin(), scored.end(), index_t{0});
-    return stats;
+    PassStats out = stats;
+    out.lean = lean && incremental;
+    return out;
+}
+
+// Distances of every row to its labelled center, and the objectives: what the pass that chose
+// these labels would have reported (after lean passes, which leave some distances stale).
+PassStats refresh_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
+                       const double* weights, std::int32_t* labels, float* sq_dist,
+                       int n_threads, PassScratch& scratch) {
+    const BoundFn kernel = bounded_kernel();
+    return chunked_pass(X, n, d, centers, k, weights, labels, sq_dist, nullptr, nullptr,
+                        n_threads, false, nullptr, scratch, [&](ChunkArgs& a, index_t, int) {
+                            BoundArgs b{};
+                            b.chunk = a;
+                            b.refresh = true;
+                            kernel(b, false);
+                            a.objective = b.chunk.objective;
+                            a.sum_dist = b.chunk.sum_dist;
+                        });
 }
 
 // A pass of the grouped (Yinyang, Elkan) kernel: the outputs of assign_pass, bit for bit;
@@ -230,7 +250,7 @@ PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t
 PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d,
                        const float* centers, index_t k, const double* weights,
                        std::int32_t* labels, float* sq_dist, double* sums, double* weight_sums,
-                       int n_threads, PassScratch& scratch, index_t* rows_scored) {
+                       int n_threads, bool lean, PassScratch& scratch, index_t* rows_scored) {
     const GroupFn kernel = grouped_kernel();
     const bool accumulate = sums != nullptr;
     bounds.prepare(centers, n_threads);
@@ -257,6 +277,7 @@ PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d
             g.chunk = a;
             bounds.fill(g, chunk * kChunkRows);
             g.incremental = incremental;
+            g.lean = lean && incremental;
             g.row_ptrs = row_ptrs + ti * kChunkRows;
             g.row_index = row_index + ti * kChunkRows;
             g.previous = previous + ti * kChunkRows;
@@ -272,7 +293,9 @@ PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d
         });
     const index_t total = std::accumulate(scored.begin(), scored.end(), index_t{0});
     *rows_scored = (total + k - 1) / k;
-    return stats;
+    PassStats out = stats;
+    out.lean = lean && incremental;
+    return out;
 }
 
 }  // namespace
@@ -366,6 +389,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
     std::function<void(index_t)> forget;
     if (bounds) forget = [&bounds](index_t i) { bounds->forget(i); };
     if (groups) forget = [&groups](index_t i) { groups->forget(i); };
+    const bool lean = !options.record_history;
     bool relocated_last = false;
     bool strict = false;
     for (int it = 0; it < options.max_iter; ++it) {
@@ -376,24 +400,33 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
         index_t scored = n;
         const PassStats pass =
             bounds   ? bounded_pass(*bounds, X, n, d, centers, k, weights, labels, sq_dist,
-                                    sums.data(), weight_sums.data(), options.n_threads, scratch,
-                                    &scored)
+                                    sums.data(), weight_sums.data(), options.n_threads, lean,
+                                    scratch, &scored)
             : groups ? grouped_pass(*groups, X, n, d, centers, k, weights, labels, sq_dist,
-                                    sums.data(), weight_sums.data(), options.n_threads, scratch,
-                                    &scored)
+                                    sums.data(), weight_sums.data(), options.n_threads, lean,
+                                    scratch, &scored)
                      : plain_pass(X, n, d, centers, k, weights, labels, sq_dist, sums.data(),
                                   weight_sums.data(), options.n_threads, scratch);
         run.rows_scored.push_back(scored);
-        run.objective.push_back(pass.objective);
-        run.sum_dist.push_back(pass.sum_dist);
+        if (options.record_history) {
+            run.objective.push_back(pass.objective);
+            run.sum_dist.push_back(pass.sum_dist);
+        }
         run.n_iter = it + 1;
         // Same labels as the pass before and no relocation since: the centers are the means
         // of these labels, a fixed point.
         if (!relocated_last && std::memcmp(previous.data(), labels, sizeof(std::int32_t) * n) == 0) {
             run.converged = strict = true;
-            run.final_objective = pass.objective;
-            run.final_sum_dist = pass.sum_dist;
+            const PassStats last = pass.lean ? refresh_pass(X, n, d, centers, k, weights, labels, sq_dist,
+                                                            options.n_threads, scratch)
+                                             : pass;
+            run.final_objective = last.objective;
+            run.final_sum_dist = last.sum_dist;
             break;
+        }
+        // an empty cluster takes the farthest row: every distance must be the pass's
+        if (pass.lean && std::any_of(weight_sums.begin(), weight_sums.end(), [](double w) { return !(w > 0.0); })) {
+            refresh_pass(X, n, d, centers, k, weights, labels, sq_dist, options.n_threads, scratch);
         }
         const index_t moved = relocate_empty(X, n, d, k, weights, labels, sq_dist, sums.data(),
                                              weight_sums.data(), forget);

@@ -27,6 +27,7 @@ int max_threads();
 struct PassStats {
     double objective = 0.0;  // sum of w * squared distance to the nearest center
     double sum_dist = 0.0;   // sum of w * distance (the notebook's J_clust)
+    bool lean = false;       // a lean pass (see RunOptions): no objectives, some sq_dist stale
 };
 
 // One pass over X (n x d): nearest center (lowest index on ties) and squared distance of
@@ -53,6 +54,12 @@ struct RunOptions {
     double tol = 0.0;    // stop when the squared center shift is <= tol; 0: only when no label changes
     int n_threads = 1;   // OpenMP threads for each pass
     Algorithm algorithm = Algorithm::lloyd;
+    // false: no per-iteration objectives (RunStats::objective and sum_dist stay empty), which
+    // lets the bounded algorithms skip rows without reading them: a row whose carried upper
+    // bound (its last distance plus its center's drift) already proves its label is not read
+    // at all. Only with exact incremental sums (see hamerly.hpp); labels, centers, the final
+    // distances and objectives and n_iter are the same either way.
+    bool record_history = true;
 };
 
 struct RunStats {

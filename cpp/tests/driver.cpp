@@ -281,7 +281,7 @@ struct RunOut {
 
 RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, double tol = 0.0,
                  const std::function<bool()>& stop = {},
-                 kmeans::Algorithm algorithm = kmeans::Algorithm::lloyd) {
+                 kmeans::Algorithm algorithm = kmeans::Algorithm::lloyd, bool history = true) {
     RunOut o;
     o.centers = p.centers;
     o.labels.assign(p.n, -7);
@@ -291,6 +291,7 @@ RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, double tol =
     opt.tol = tol;
     opt.n_threads = threads;
     opt.algorithm = algorithm;
+    opt.record_history = history;
     o.stats = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights(), o.centers.data(),
                                 o.labels.data(), o.sq.data(), opt, stop);
     return o;
@@ -368,6 +369,14 @@ void test_lloyd(const Problem& p) {
         check(identical(r, run_lloyd(p, 2, 300, 0.0, {}, algorithm)),
               "lloyd_run with a bounded algorithm (" + std::to_string(static_cast<int>(algorithm)) +
                   ") differs from lloyd");
+        // without histories (lean passes): the same run but for the empty histories
+        RunOut lean = run_lloyd(p, 2, 300, 0.0, {}, algorithm, false);
+        check(lean.stats.objective.empty() && lean.stats.sum_dist.empty(),
+              "lloyd_run without history recorded one");
+        lean.stats.objective = r.stats.objective;
+        lean.stats.sum_dist = r.stats.sum_dist;
+        check(identical(r, lean), "lloyd_run without history differs from lloyd (" +
+                                      std::to_string(static_cast<int>(algorithm)) + ")");
     }
     // max_iter=1 and a positive tol also give consistent outputs.
     const RunOut one = run_lloyd(p, 2, 1);

@@ -305,7 +305,8 @@ def run_study(
     for i, seed in enumerate(seeds):
         run_start = time.perf_counter()
         centers = initial_centers(X, k, init, random_state=int(seed))
-        run = lloyd(X, centers, max_iter=max_iter, n_threads=n_threads)
+        # no history: faster (see lloyd); the best and worst runs are run again with it below
+        run = lloyd(X, centers, max_iter=max_iter, n_threads=n_threads, record_history=False)
         seconds[i] = time.perf_counter() - run_start
         inertia[i], j_clust[i] = run.inertia, run.j_clust
         n_iter[i], converged[i], n_relocated[i] = run.n_iter, run.converged, run.n_relocated
@@ -318,6 +319,12 @@ def run_study(
         if progress is not None:
             progress(i + 1, restarts)
     assert best is not None and worst is not None
+    # The same runs again with their histories: same seeds and init, so the same results bit
+    # for bit (the kernel's results do not depend on the thread count or the algorithm).
+    best = lloyd(X, best.init_centers, max_iter=max_iter, n_threads=n_threads)
+    worst = best if worst_index == best_index else lloyd(
+        X, worst.init_centers, max_iter=max_iter, n_threads=n_threads
+    )
     return StudyResult(
         k=k,
         init=init,
