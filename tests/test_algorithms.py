@@ -166,23 +166,31 @@ def test_unknown_algorithm_is_refused(mnist_sample):
         KMeans(3, algorithm="Elkan").fit(X)
 
 
-def test_elkan_bounds_that_would_not_fit_are_refused(monkeypatch):
+def test_bounds_that_would_not_fit_are_refused(monkeypatch):
     from mnist_kmeans import kmeans
 
     X = np.zeros((1000, 2), np.float32)
     X[:, 0] = np.arange(1000)
-    monkeypatch.setattr(kmeans, "ELKAN_MAX_BOUND_BYTES", 4 * 1000 * 50 - 1)
-    with pytest.raises(ValueError, match="elkan.*GiB.*yinyang"):
+    monkeypatch.setattr(kmeans, "MAX_BOUND_BYTES", 4 * 1000 * 50 - 1)
+    with pytest.raises(ValueError, match="'elkan'.*GiB.*'hamerly'"):
         lloyd(X, X[:50].copy(), algorithm="elkan")
     lloyd(X, X[:49].copy(), algorithm="elkan")  # just within the limit
+    monkeypatch.setattr(kmeans, "MAX_BOUND_BYTES", 4 * 1000 * 2 - 1)  # 2 units of 16 centers
+    with pytest.raises(ValueError, match="'yinyang'.*GiB.*'hamerly'"):
+        lloyd(X, X[:17].copy(), algorithm="yinyang")
+    lloyd(X, X[:16].copy(), algorithm="yinyang")
 
 
-def test_auto_picks_by_the_number_of_clusters(mnist_sample):
-    from mnist_kmeans.kmeans import AUTO_YINYANG_MIN_CLUSTERS, _resolve_algorithm
+def test_auto_picks_by_the_number_of_clusters_and_memory():
+    from mnist_kmeans.kmeans import AUTO_BOUND_BYTES, AUTO_YINYANG_MIN_CLUSTERS, _resolve_algorithm
 
     assert _resolve_algorithm("auto", 1, 1000, 100) == "lloyd"
     assert _resolve_algorithm("auto", 300, 1000, AUTO_YINYANG_MIN_CLUSTERS - 1) == "hamerly"
     assert _resolve_algorithm("auto", 300, 1000, AUTO_YINYANG_MIN_CLUSTERS) == "yinyang"
+    # k = n = 60000: Yinyang's bounds would take 60000 * 3750 * 4 bytes; Hamerly's 8 a row
+    assert 60000 * 3750 * 4 > AUTO_BOUND_BYTES
+    assert _resolve_algorithm("auto", 300, 60000, 60000) == "hamerly"
+    assert _resolve_algorithm("auto", 300, 60000, 256) == "yinyang"
 
 
 def test_exact_sums_test(mnist_sample):

@@ -236,6 +236,13 @@ CASES = [
         "'algorithm' parameter .* Got 'full'",
     ),
     Case(
+        # 600000 x 1000 float32 bounds (2.2 GiB): refused before anything is allocated
+        "algorithm-elkan-too-big",
+        fit(n_clusters=1000, algorithm="elkan", init="random", n_init=1, max_iter=2),
+        X_only(lambda: np.arange(600_000, dtype=np.float32)[:, None]), ValueError,
+        "algorithm='elkan' needs .* GiB of bounds",
+    ),
+    Case(
         "random_state-str", fit(n_clusters=2, random_state="x"), X_only(data), ValueError,
         "'random_state' parameter",
     ),

@@ -325,16 +325,23 @@ def assign_pass(
 
 ALGORITHMS = ("auto", "lloyd", "hamerly", "yinyang", "elkan")
 
-# Elkan keeps n * k float32 bounds: refuse beyond this (yinyang keeps 1/16 of that).
-ELKAN_MAX_BOUND_BYTES = 2 * 1024**3
+# Elkan keeps n * k float32 bounds and Yinyang n * ceil(k / 16): refuse beyond this.
+MAX_BOUND_BYTES = 2 * 1024**3
 
-# 'auto' uses Yinyang's unit bounds from this many clusters on (Hamerly's single bound below).
+# 'auto' uses Yinyang's unit bounds from this many clusters on (Hamerly's single bound below),
+# as long as they take at most AUTO_BOUND_BYTES (a fit should not need much more than X).
 AUTO_YINYANG_MIN_CLUSTERS = 48
+AUTO_BOUND_BYTES = 64 * 1024**2
 
 
 def _n_rows(a: Any) -> int:
     # for the size check of _resolve_algorithm; the kernel refuses what is not an array
     return int(a.shape[0]) if isinstance(a, np.ndarray) and a.ndim >= 1 else 0
+
+
+def _bound_bytes(algorithm: str, n_samples: int, n_clusters: int) -> int:
+    per_row = n_clusters if algorithm == "elkan" else -(-n_clusters // 16)
+    return 4 * n_samples * per_row
 
 
 def _resolve_algorithm(algorithm: str, max_iter: int, n_samples: int, n_clusters: int) -> str:
@@ -344,14 +351,18 @@ def _resolve_algorithm(algorithm: str, max_iter: int, n_samples: int, n_clusters
         # the bounds pay off from the second pass on; results are the same either way
         if max_iter == 1:
             return "lloyd"
-        return "yinyang" if n_clusters >= AUTO_YINYANG_MIN_CLUSTERS else "hamerly"
-    if algorithm == "elkan":
-        need = 4 * n_samples * n_clusters
-        if need > ELKAN_MAX_BOUND_BYTES:
+        if (n_clusters >= AUTO_YINYANG_MIN_CLUSTERS
+                and _bound_bytes("yinyang", n_samples, n_clusters) <= AUTO_BOUND_BYTES):
+            return "yinyang"
+        return "hamerly"
+    if algorithm in ("elkan", "yinyang"):
+        need = _bound_bytes(algorithm, n_samples, n_clusters)
+        if need > MAX_BOUND_BYTES:
+            shape = "n_clusters" if algorithm == "elkan" else "ceil(n_clusters / 16)"
             raise ValueError(
-                f"algorithm='elkan' needs n_samples * n_clusters * 4 = {need / 2**30:.1f} GiB of "
-                f"bounds (limit {ELKAN_MAX_BOUND_BYTES / 2**30:.0f} GiB); use 'yinyang', which "
-                "gives the same results with 16 times less"
+                f"algorithm={algorithm!r} needs n_samples * {shape} * 4 = {need / 2**30:.1f} GiB "
+                f"of bounds (limit {MAX_BOUND_BYTES / 2**30:.0f} GiB); use 'hamerly' (8 bytes a "
+                "row), which gives the same results"
             )
     return algorithm
 
@@ -382,8 +393,12 @@ def lloyd(
     * 'hamerly': one lower bound per row (8 bytes a row); skips whole rows. Best for small k.
     * 'yinyang': also one bound per row and unit of 16 nearby centers (k / 4 bytes a row);
       scores a row only against the units it cannot rule out. Best for large k.
-    * 'elkan': one bound per row and center (4 k bytes a row; refused beyond 2 GiB).
-    * 'auto': 'lloyd' when max_iter is 1, 'yinyang' from 48 clusters, else 'hamerly'.
+    * 'elkan': one bound per row and center (4 k bytes a row). Slower than 'yinyang' here:
+      its bounds are k times the memory traffic per row.
+    * 'auto': 'lloyd' when max_iter is 1, 'yinyang' from 48 clusters (while its bounds fit in
+      64 MiB), else 'hamerly'.
+
+    'yinyang' and 'elkan' are refused (ValueError) when their bounds would exceed 2 GiB.
 
     ``record_history=False`` leaves the per-iteration histories empty. The bounded algorithms
     can then skip the rows their bounds settle without reading them at all (when cluster sums
