@@ -85,8 +85,11 @@ def checkpoint_centers(X: np.ndarray, init: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def check_whole_run(X: np.ndarray, init: np.ndarray) -> dict:
-    ours = lloyd(X, init)
+ALGORITHMS = ("lloyd", "hamerly", "yinyang", "elkan")
+
+
+def check_whole_run(X: np.ndarray, init: np.ndarray, algorithms=("auto",)) -> None:
+    """Whole runs of each algorithm against the oracle and scikit-learn from the same init."""
     ref = reference.kmeans(X, init)
     # scikit-learn in float64 follows exact arithmetic as closely as the oracle does (on the 60k
     # set it matched the oracle's iteration count and labels exactly), so it gets the same
@@ -96,7 +99,13 @@ def check_whole_run(X: np.ndarray, init: np.ndarray) -> dict:
                          algorithm="lloyd", max_iter=300).fit(X.astype(np.float64))
     sk32 = SklearnKMeans(len(init), init=init, n_init=1, tol=0.0, algorithm="lloyd",
                          max_iter=300).fit(X)
-    assert ours.converged and ref.converged
+    assert ref.converged
+    for algorithm in algorithms:
+        check_run_against(lloyd(X, init, algorithm=algorithm), ref, sk64, sk32)
+
+
+def check_run_against(ours, ref, sk64, sk32) -> None:
+    assert ours.converged
 
     def rel(a: float, b: float) -> float:
         return abs(a - b) / b if b else abs(a)
@@ -113,7 +122,6 @@ def check_whole_run(X: np.ndarray, init: np.ndarray) -> dict:
     assert ours.inertia_history[-1] == pytest.approx(ours.inertia, rel=1e-12)
     np.testing.assert_allclose(ours.inertia_history[: min(3, ref.n_iter)],
                                ref.objective_history[: min(3, ours.n_iter)], rtol=1e-5)
-    return {"n_iter": (ours.n_iter, ref.n_iter, sk64.n_iter_, sk32.n_iter_)}
 
 
 @pytest.mark.parametrize("k", KS)
@@ -128,7 +136,14 @@ def test_passes_match_oracle_on_sample(mnist_sample, k):
 @pytest.mark.parametrize("k", KS)
 def test_whole_runs_match_oracle_and_sklearn_on_sample(mnist_sample, k):
     X = mnist_sample[0]
-    check_whole_run(X, initial_centers(X, k, "random", random_state=100 + k))
+    check_whole_run(X, initial_centers(X, k, "random", random_state=100 + k), ALGORITHMS)
+
+
+@pytest.mark.parametrize("k", [64, 100])
+def test_every_algorithm_matches_oracle_at_larger_k(mnist_sample, k):
+    # where auto switches to yinyang and its units of 16 centers come into play
+    X = mnist_sample[0][:5000]
+    check_whole_run(X, initial_centers(X, k, "random", random_state=k), ALGORITHMS + ("auto",))
 
 
 def test_every_simd_kernel_matches_oracle(mnist_sample, isa):
@@ -151,4 +166,4 @@ def test_passes_match_oracle_on_60k(mnist_train, k):
 @pytest.mark.parametrize("k", [5, 20])
 def test_whole_runs_match_oracle_and_sklearn_on_60k(mnist_train, k):
     X = mnist_train[0]
-    check_whole_run(X, initial_centers(X, k, "random", random_state=1000 + k))
+    check_whole_run(X, initial_centers(X, k, "random", random_state=1000 + k), ALGORITHMS)

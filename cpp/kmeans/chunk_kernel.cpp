@@ -33,7 +33,10 @@
 // process_chunk_bounded is the same pass for Hamerly's algorithm (see hamerly.hpp): it scores
 // only the rows whose bounds do not prove their label, with the same code, and computes the
 // distances, objectives and sums of every row as process_chunk does, so that its outputs are
-// process_chunk's bit for bit.
+// process_chunk's bit for bit. process_chunk_grouped (Yinyang, Elkan; see grouped.hpp) goes
+// further: a row is scored only against the units of 16 centers its bounds cannot rule out,
+// unit by unit over the rows that need it, and its argmin keeps the lowest index on ties.
+// Both can update exact sums incrementally and, in lean passes, skip rows unread (BoundArgs).
 #include <cmath>
 #include <cstdint>
 
@@ -873,7 +876,6 @@ void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
             const double gap_bound = ga.gap[old] - upper;  // d(x, c) >= d(old, c) - d(x, old)
             const double bound = lowest > gap_bound ? lowest : gap_bound;
             if (bound > 0.0 && limit < bound * bound) continue;
-            bool any = false;
             for (index_t u = 0; u < n_units; ++u) {
                 double bu;
                 if (per_center) {
@@ -887,9 +889,7 @@ void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
                 }
                 bu = bu > gap_bound ? bu : gap_bound;
                 need[u] = (u == u_old || !(bu > 0.0 && limit < bu * bu)) ? 1 : 0;
-                any = any || (u != u_old && need[u]);
             }
-            (void)any;
         }
         column_mask(x, d, ga.column_masks + n_todo * mask_bytes);
         ga.row_index[n_todo] = static_cast<std::int32_t>(i);
