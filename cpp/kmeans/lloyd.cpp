@@ -95,6 +95,11 @@ namespace {
 // One pass over X in chunks of kChunkRows rows: call(args, chunk, thread) fills the outputs of
 // a chunk (labels, sq_dist, objectives, and the chunk's sums when accumulating), and the
 // chunks' results are added in chunk order, so the output is the same for any thread count.
+// Threads a pass of n_chunks chunks uses: at least 1, at most one per chunk.
+int pass_threads(int n_threads, index_t n_chunks) {
+    return static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+}
+
 template <class Call>
 PassStats chunked_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
                        const double* weights, std::int32_t* labels, float* sq_dist,
@@ -102,7 +107,7 @@ PassStats chunked_pass(const float* X, index_t n, index_t d, const float* center
                        const std::int32_t* pack_order, PassScratch& scratch, const Call& call) {
     const bool accumulate = sums != nullptr;
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
-    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    const int threads = pass_threads(n_threads, n_chunks);
     const index_t window = 2 * static_cast<index_t>(threads);
 
     const index_t groups = (k + kCenterGroup - 1) / kCenterGroup;
@@ -193,7 +198,7 @@ PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t
     const bool accumulate = sums != nullptr;
     bounds.prepare(centers, n_threads);
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
-    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    const int threads = pass_threads(n_threads, n_chunks);
     const index_t T = static_cast<index_t>(threads), group_words = (d + 255) / 256;
     const float** row_ptrs = at_least(scratch.row_ptrs, static_cast<size_t>(T * kChunkRows));
     std::int32_t* row_index = at_least(scratch.row_index, static_cast<size_t>(T * kChunkRows));
@@ -255,7 +260,7 @@ PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d
     const bool accumulate = sums != nullptr;
     bounds.prepare(centers, n_threads);
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
-    const int threads = static_cast<int>(std::max<index_t>(1, std::min<index_t>(n_threads, n_chunks)));
+    const int threads = pass_threads(n_threads, n_chunks);
     const index_t units = bounds.n_units(), T = static_cast<index_t>(threads);
     const index_t group_words = (d + 255) / 256;
     const index_t sweep = kColumnLists * 4;
