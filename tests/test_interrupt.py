@@ -41,6 +41,12 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def default_sigint() -> None:
+    # A job started in the background by a non-interactive shell inherits SIGINT ignored, and
+    # Python then installs no KeyboardInterrupt handler: give the child the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for_line(stream, marker: str, timeout: float) -> str:
     """Read lines until one contains marker (the child is killed by the caller on failure)."""
     deadline = time.monotonic() + timeout
@@ -98,6 +104,7 @@ def test_sigint_stops_a_long_fit(n_threads, bound):
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        preexec_fn=default_sigint,
     )
     try:
         wait_for_line(proc.stdout, "started", timeout=60)
@@ -131,6 +138,7 @@ def interrupt_study(folder: Path, marker: str, delay: float, args: tuple[str, ..
         stderr=subprocess.PIPE,
         text=True,
         env=child_env(),
+        preexec_fn=default_sigint,
     )
     try:
         wait_for_line(proc.stderr, marker, timeout=120)
