@@ -617,6 +617,19 @@ void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, index_t
 // sums in row order, as a pass adds them (incremental: only the rows whose label differs from
 // previous, +x to the new cluster and -x to the old one; see BoundArgs::incremental).
 // row_groups holds each row's nonzero 8-column groups.
+// A scored row's new label; its distance (and nonzero groups) again when the label changed or
+// nothing was computed for it yet (first pass), and its upper bound from that distance.
+inline void store_label(ChunkArgs& a, index_t i, std::int32_t label, bool score_all,
+                        std::uint32_t* groups, double* upper, double distance_error) {
+    const bool changed = score_all || label != a.labels[i];
+    a.labels[i] = label;
+    if (changed) {
+        a.sq_dist[i] = squared_distance<true>(a.X + i * a.d, a.centers + static_cast<index_t>(label) * a.d,
+                                              a.d, groups);
+    }
+    upper[i] = std::sqrt(static_cast<double>(a.sq_dist[i]) * (1.0 + distance_error));
+}
+
 // lean: no objectives (sq_dist is not up to date for the rows a lean pass skipped).
 void finish_rows(ChunkArgs& a, const std::int32_t* previous, const std::uint32_t* row_groups,
                  bool incremental, bool accumulate, bool lean = false) {
@@ -747,14 +760,8 @@ void process_chunk_bounded(BoundArgs& ba, bool accumulate) {
                 ba.score_error_const + ba.score_error_slope * std::sqrt(ba.x_sqnorm[i]);
             const double low2 = static_cast<double>(second[q]) + ba.x_sqnorm[i] - error;
             ba.lower[i] = low2 > 0.0 ? std::sqrt(low2) : 0.0;
-            const bool changed = ba.score_all || label[q] != a.labels[i];
-            a.labels[i] = label[q];
-            if (changed) {
-                a.sq_dist[i] = squared_distance<true>(ba.row_ptrs[t0 + q],
-                                                      a.centers + static_cast<index_t>(label[q]) * d,
-                                                      d, ba.row_groups + i * group_words);
-            }
-            ba.upper[i] = std::sqrt(static_cast<double>(a.sq_dist[i]) * (1.0 + ba.distance_error));
+            store_label(a, i, label[q], ba.score_all, ba.row_groups + i * group_words,
+                        ba.upper, ba.distance_error);
         }
     }
     ba.n_scored = n_todo;
@@ -1018,14 +1025,8 @@ void process_chunk_grouped(GroupArgs& ga, bool accumulate) {
                     ga.lower[i * nb + u] = round_down(low2 > 0.0 ? std::sqrt(low2) : 0.0);
                 }
             }
-            const bool changed = ga.score_all || label[q] != a.labels[i];
-            a.labels[i] = label[q];
-            if (changed) {
-                a.sq_dist[i] = squared_distance<true>(ga.row_ptrs[t0 + q],
-                                                      a.centers + static_cast<index_t>(label[q]) * d,
-                                                      d, ga.row_groups + i * group_words);
-            }
-            ga.upper[i] = std::sqrt(static_cast<double>(a.sq_dist[i]) * (1.0 + ga.distance_error));
+            store_label(a, i, label[q], ga.score_all, ga.row_groups + i * group_words,
+                        ga.upper, ga.distance_error);
         }
     }
     ga.n_scored = n_scored;

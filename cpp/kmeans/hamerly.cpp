@@ -30,6 +30,17 @@ double squared_distance(const float* a, const float* b, index_t d) {
     return s;
 }
 
+// Keep the largest value seen (and its index) and the second largest, as values come in.
+void keep_largest_two(double m, index_t c, double& largest, double& second, std::int32_t& argmax) {
+    if (m > largest) {
+        second = largest;
+        largest = m;
+        argmax = static_cast<std::int32_t>(c);
+    } else if (m > second) {
+        second = m;
+    }
+}
+
 }  // namespace
 
 HamerlyBounds::HamerlyBounds(const float* X, index_t n, index_t d, index_t k, int n_threads,
@@ -105,13 +116,7 @@ void HamerlyBounds::prepare(const float* centers, int n_threads) {
         for (index_t c = 0; c < k; ++c) {
             const double m = std::sqrt(squared_distance(centers + c * d, previous_.data() + c * d, d)) * kUp;
             drift_[static_cast<size_t>(c)] = m;
-            if (m > drift_max_) {
-                drift_second_ = drift_max_;
-                drift_max_ = m;
-                drift_argmax_ = static_cast<std::int32_t>(c);
-            } else if (m > drift_second_) {
-                drift_second_ = m;
-            }
+            keep_largest_two(m, c, drift_max_, drift_second_, drift_argmax_);
         }
     }
     std::copy(centers, centers + k * d, previous_.begin());
@@ -125,14 +130,7 @@ void HamerlyBounds::prepare(const float* centers, int n_threads) {
         for (index_t c = 0; c < k; ++c) {
             double& moved = moved_[static_cast<size_t>(c)];
             moved = (moved + drift_[static_cast<size_t>(c)]) * kUp;
-            const double m = moved;
-            if (m > moved_max_) {
-                moved_second_ = moved_max_;
-                moved_max_ = m;
-                moved_argmax_ = static_cast<std::int32_t>(c);
-            } else if (m > moved_second_) {
-                moved_second_ = m;
-            }
+            keep_largest_two(moved, c, moved_max_, moved_second_, moved_argmax_);
         }
         if (moved_max_ + moved_second_ <= 0.05 * gap_min_) {
             for (index_t c = 0; c < k; ++c) {

@@ -188,6 +188,33 @@ PassStats chunked_pass(const float* X, index_t n, index_t d, const float* center
     return stats;
 }
 
+// The per-thread row buffers both bounded kernels use, from the run's scratch.
+struct RowScratch {
+    const float** row_ptrs;
+    std::int32_t* row_index;
+    std::int32_t* previous;
+    std::uint32_t* row_groups;
+    index_t group_words;
+
+    RowScratch(PassScratch& scratch, index_t threads, index_t d)
+        : row_ptrs(at_least(scratch.row_ptrs, static_cast<size_t>(threads * kChunkRows))),
+          row_index(at_least(scratch.row_index, static_cast<size_t>(threads * kChunkRows))),
+          previous(at_least(scratch.previous, static_cast<size_t>(threads * kChunkRows))),
+          row_groups(nullptr), group_words((d + 255) / 256) {
+        row_groups = at_least(scratch.row_groups, static_cast<size_t>(threads * kChunkRows * group_words));
+    }
+
+    // Thread t's share, into a BoundArgs or a GroupArgs.
+    template <class Args>
+    void fill(Args& args, int t) const {
+        const index_t rows = static_cast<index_t>(t) * kChunkRows;
+        args.row_ptrs = row_ptrs + rows;
+        args.row_index = row_index + rows;
+        args.previous = previous + rows;
+        args.row_groups = row_groups + rows * group_words;
+    }
+};
+
 // A pass of the bounded (Hamerly) kernel: the outputs of assign_pass, bit for bit; rows_scored
 // receives how many rows were scored against every center.
 PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t d,
@@ -199,12 +226,9 @@ PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t
     bounds.prepare(centers, n_threads);
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
     const int threads = pass_threads(n_threads, n_chunks);
-    const index_t T = static_cast<index_t>(threads), group_words = (d + 255) / 256;
-    const float** row_ptrs = at_least(scratch.row_ptrs, static_cast<size_t>(T * kChunkRows));
-    std::int32_t* row_index = at_least(scratch.row_index, static_cast<size_t>(T * kChunkRows));
+    const index_t T = static_cast<index_t>(threads);
+    const RowScratch rows(scratch, T, d);
     float* second = at_least(scratch.second, static_cast<size_t>(T * kChunkRows));
-    std::uint32_t* row_groups = at_least(scratch.row_groups, static_cast<size_t>(T * kChunkRows * group_words));
-    std::int32_t* previous = at_least(scratch.previous, static_cast<size_t>(T * kChunkRows));
     std::vector<index_t> scored(static_cast<size_t>(n_chunks), 0);
     // exact sums, no weights, and sums of the previous labels to start from
     const bool incremental = accumulate && !weights && bounds.exact_sums() && !bounds.scores_all();
@@ -214,12 +238,8 @@ PassStats bounded_pass(HamerlyBounds& bounds, const float* X, index_t n, index_t
             BoundArgs b{};
             b.chunk = a;
             bounds.fill(b, chunk * kChunkRows);
-            const index_t ti = static_cast<index_t>(t);
-            b.row_ptrs = row_ptrs + ti * kChunkRows;
-            b.row_index = row_index + ti * kChunkRows;
-            b.second_score = second + ti * kChunkRows;
-            b.row_groups = row_groups + ti * kChunkRows * group_words;
-            b.previous = previous + ti * kChunkRows;
+            rows.fill(b, t);
+            b.second_score = second + static_cast<index_t>(t) * kChunkRows;
             b.incremental = incremental;
             b.lean = lean && incremental;
             kernel(b, accumulate);
@@ -262,12 +282,8 @@ PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d
     const index_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
     const int threads = pass_threads(n_threads, n_chunks);
     const index_t units = bounds.n_units(), T = static_cast<index_t>(threads);
-    const index_t group_words = (d + 255) / 256;
     const index_t sweep = kColumnLists * 4;
-    const float** row_ptrs = at_least(scratch.row_ptrs, static_cast<size_t>(T * kChunkRows));
-    std::int32_t* row_index = at_least(scratch.row_index, static_cast<size_t>(T * kChunkRows));
-    std::int32_t* previous = at_least(scratch.previous, static_cast<size_t>(T * kChunkRows));
-    std::uint32_t* row_groups = at_least(scratch.row_groups, static_cast<size_t>(T * kChunkRows * group_words));
+    const RowScratch rows(scratch, T, d);
     std::uint8_t* need = at_least(scratch.need, static_cast<size_t>(T * kChunkRows * units));
     std::uint8_t* masks = at_least(scratch.column_masks, static_cast<size_t>(T * kChunkRows * ((d + 7) / 8)));
     float* unit_min = at_least(scratch.unit_min, static_cast<size_t>(T * sweep * 2 * units));
@@ -283,10 +299,7 @@ PassStats grouped_pass(GroupBounds& bounds, const float* X, index_t n, index_t d
             bounds.fill(g, chunk * kChunkRows);
             g.incremental = incremental;
             g.lean = lean && incremental;
-            g.row_ptrs = row_ptrs + ti * kChunkRows;
-            g.row_index = row_index + ti * kChunkRows;
-            g.previous = previous + ti * kChunkRows;
-            g.row_groups = row_groups + ti * kChunkRows * group_words;
+            rows.fill(g, t);
             g.need = need + ti * kChunkRows * units;
             g.column_masks = masks + ti * kChunkRows * ((d + 7) / 8);
             g.unit_min = unit_min + ti * sweep * 2 * units;
