@@ -9,7 +9,6 @@ stands for. It works on plain NumPy arrays.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from ._validation import check_positive_int, read_only_arrays
 from .neighbors import NearestMembers
 
 __all__ = ["ClusterEvaluation", "evaluate_clusters"]
@@ -86,10 +86,7 @@ class ClusterEvaluation:
     nearest_mode_accuracy: float | None = None
 
     def __post_init__(self) -> None:
-        # Read-only arrays keep the frozen instance from changing through them.
-        for value in vars(self).values():
-            if isinstance(value, np.ndarray):
-                value.setflags(write=False)
+        read_only_arrays(self)
 
     @property
     def n_clusters(self) -> int:
@@ -197,7 +194,7 @@ def evaluate_clusters(
     """
     y_true = _int_vector(y_true, "y_true")
     labels = _int_vector(labels, "labels")
-    n_clusters = _check_n_clusters(n_clusters)
+    n_clusters = check_positive_int(n_clusters, "n_clusters")
     if labels.shape != y_true.shape:
         raise ValueError(
             f"labels has {labels.shape[0]} entries but y_true has {y_true.shape[0]}"
@@ -301,18 +298,6 @@ def _int_vector(values: ArrayLike, name: str) -> np.ndarray:
     if array.size and not np.issubdtype(array.dtype, np.integer):
         raise ValueError(f"{name} must have an integer dtype, got {array.dtype}")
     return array.astype(np.int64, copy=False)
-
-
-def _check_n_clusters(n_clusters: int) -> int:
-    if isinstance(n_clusters, (bool, np.bool_)):
-        raise ValueError(f"n_clusters must be an integer >= 1, got {n_clusters!r}")
-    try:
-        n_clusters = operator.index(n_clusters)
-    except TypeError:
-        raise ValueError(f"n_clusters must be an integer >= 1, got {n_clusters!r}") from None
-    if n_clusters < 1:
-        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
-    return n_clusters
 
 
 def _class_values(y_true: np.ndarray, classes: ArrayLike | None) -> np.ndarray:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_positive_int
+
 __all__ = ["NearestMembers", "nearest_members"]
 
 # Rows converted to float64 at a time when computing distances: bounds the
@@ -191,7 +193,7 @@ def nearest_members(
     X = np.asarray(X)
     labels = np.asarray(labels)
     centers = np.asarray(centers)
-    n = _check_n(n)
+    n = check_positive_int(n, "n")
     n_samples, n_clusters = _check_shapes(X, labels, centers)
     if sq_distances is not None:
         sq_distances = _check_sq_distances(sq_distances, n_samples)
@@ -221,18 +223,6 @@ def nearest_members(
         out_indices[c, : order.size] = members[order]
         out_dist[c, : order.size] = dist[order]
     return NearestMembers(indices=out_indices, sq_distances=out_dist, n_members=n_members)
-
-
-def _check_n(n: int) -> int:
-    if isinstance(n, (bool, np.bool_)):
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}") from None
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    return n
 
 
 def _check_shapes(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> tuple[int, int]:

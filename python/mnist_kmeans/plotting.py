@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
+from ._validation import check_vector
 from .neighbors import NearestMembers
 
 __all__ = [
@@ -198,13 +199,7 @@ def plot_nearest_members(
     k, n = nearest.n_clusters, nearest.n
     if np.any(nearest.indices >= images.shape[0]):
         raise ValueError(f"nearest refers to samples beyond the {images.shape[0]} rows of X")
-    digits = None
-    if y_true is not None:
-        digits = np.asarray(y_true)
-        if digits.shape != (images.shape[0],):
-            raise ValueError(
-                f"y_true must have shape ({images.shape[0]},), got {digits.shape}"
-            )
+    digits = None if y_true is None else check_vector(y_true, images.shape[0], "y_true")
     majority_values = _optional_vector(majority, k, "majority")
 
     fig = Figure(figsize=(0.85 * n + 1.0, 0.85 * k + 0.3), layout="constrained")
@@ -413,12 +408,7 @@ def _images(values: ArrayLike, name: str, image_shape: tuple[int, int]) -> np.nd
 
 
 def _optional_vector(values: ArrayLike | None, k: int, name: str) -> np.ndarray | None:
-    if values is None:
-        return None
-    array = np.asarray(values)
-    if array.shape != (k,):
-        raise ValueError(f"{name} must have shape ({k},), got {array.shape}")
-    return array
+    return None if values is None else check_vector(values, k, name)
 
 
 def _finite_vector(values: ArrayLike, name: str) -> np.ndarray:
