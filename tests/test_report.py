@@ -89,7 +89,7 @@ def test_summary_agrees_with_the_studies(written: Path, data, studies) -> None:
         X = images.reshape(N_ROWS, -1)
         for which, run in (("best", study.best), ("worst", study.worst)):
             nearest = nearest_members(X, run.labels, run.centers, N_NEAREST)
-            expected = evaluate_clusters(labels, run.labels, study.k, nearest,
+            expected = evaluate_clusters(labels, run.labels, study.n_clusters, nearest,
                                          classes=np.arange(10)).to_dict()
             assert entry[which]["evaluation"] == expected
             assert entry[which]["nearest_members"]["indices"] == nearest.indices.tolist()

@@ -38,7 +38,7 @@ def test_notebook_preset() -> None:
 
 
 def test_shapes_and_fields(study: StudyResult, X: np.ndarray) -> None:
-    assert study.k == 4 and study.init == "random" and study.random_state == 3
+    assert study.n_clusters == 4 and study.init == "random" and study.random_state == 3
     assert study.n_restarts == 4
     assert (study.n_samples, study.n_features) == X.shape
     names = ("seeds", "inertia", "j_clust", "n_iter", "converged", "n_relocated", "run_seconds")
@@ -66,7 +66,7 @@ def test_best_and_worst_are_extremes(study: StudyResult) -> None:
 
 def test_each_restart_can_be_redone_from_its_seed(study: StudyResult, X: np.ndarray) -> None:
     for i, seed in enumerate(study.seeds):
-        run = lloyd(X, initial_centers(X, study.k, "random", random_state=int(seed)))
+        run = lloyd(X, initial_centers(X, study.n_clusters, "random", random_state=int(seed)))
         assert run.j_clust == study.j_clust[i]
         assert run.inertia == study.inertia[i]
         assert run.n_iter == study.n_iter[i]
@@ -156,9 +156,9 @@ def test_kmeans_plusplus_init(X: np.ndarray) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"k": 0}, ValueError),
-        ({"k": 2.5}, TypeError),
-        ({"k": 301}, ValueError),
+        ({"n_clusters": 0}, ValueError),
+        ({"n_clusters": 2.5}, TypeError),
+        ({"n_clusters": 301}, ValueError),
         ({"restarts": 0}, ValueError),
         ({"init": "kmeans"}, ValueError),
         ({"random_state": -1}, ValueError),
@@ -168,9 +168,9 @@ def test_kmeans_plusplus_init(X: np.ndarray) -> None:
     ],
 )
 def test_invalid_parameters(X: np.ndarray, kwargs: dict, error: type) -> None:
-    args = {"k": 3, "restarts": 1} | kwargs
+    args = {"n_clusters": 3, "restarts": 1} | kwargs
     with pytest.raises(error):
-        run_study(X[:300], args.pop("k"), args.pop("restarts"), **args)
+        run_study(X[:300], args.pop("n_clusters"), args.pop("restarts"), **args)
 
 
 def test_invalid_data() -> None:
@@ -184,7 +184,7 @@ def test_run_notebook_matches_single_studies(X: np.ndarray) -> None:
     results = run_notebook(
         X[:300], experiments=experiments, random_state=5, progress=lambda d, t: calls.append((d, t))
     )
-    assert [(r.k, r.n_restarts) for r in results] == list(experiments)
+    assert [(r.n_clusters, r.n_restarts) for r in results] == list(experiments)
     assert calls == [(1, 3), (2, 3), (3, 3)]
     single = run_study(X[:300], 3, 2, random_state=5)
     np.testing.assert_array_equal(results[0].j_clust, single.j_clust)
@@ -192,7 +192,7 @@ def test_run_notebook_matches_single_studies(X: np.ndarray) -> None:
 
 def test_run_notebook_checks_every_k_first(X: np.ndarray, monkeypatch) -> None:
     monkeypatch.setattr(study_module, "lloyd", None)  # would fail if a run started
-    with pytest.raises(ValueError, match="k=400"):
+    with pytest.raises(ValueError, match="n_clusters=400"):
         run_notebook(X[:300], experiments=((3, 1), (400, 1)))
     with pytest.raises(ValueError):
         run_notebook(X[:300], experiments=())

@@ -158,7 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and every restart's numbers.",
     )
     study.add_argument(
-        "--k", type=_positive_int, default=20, help="number of clusters (default: %(default)s)"
+        "--k",
+        dest="n_clusters",
+        metavar="K",
+        type=_positive_int,
+        default=20,
+        help="number of clusters, the notebook's k (n_clusters in the Python API; default: "
+        "%(default)s)",
     )
     study.add_argument(
         "--restarts",
@@ -275,7 +281,7 @@ def _load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict[s
 def _params(args: argparse.Namespace, source: dict[str, Any], argv: Sequence[str]) -> dict:
     params: dict[str, Any] = {"command": args.command}
     if args.command == "study":
-        params.update(k=args.k, restarts=args.restarts)
+        params.update(k=args.n_clusters, restarts=args.restarts)  # as typed: --k
     params.update(
         init=args.init,
         seed=args.seed,
@@ -322,10 +328,10 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
     images, labels, source = _load_data(args)
     _status(args, f"{source['origin']}: {len(images)} images")
     X = images.reshape(len(images), -1)
-    with _progress(args, args.restarts, f"k={args.k}") as progress:
+    with _progress(args, args.restarts, f"k={args.n_clusters}") as progress:
         study = run_study(
             X,
-            args.k,
+            args.n_clusters,
             args.restarts,
             init=args.init,
             random_state=args.seed,
@@ -337,7 +343,7 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
     row = summary["comparison"][0]
     n = summary["n_nearest"]
     print(
-        f"k = {study.k}, {study.n_restarts} restart{'s' if study.n_restarts != 1 else ''} "
+        f"k = {study.n_clusters}, {study.n_restarts} restart{'s' if study.n_restarts != 1 else ''} "
         f"(init {study.init}, seed {args.seed}) "
         f"on {len(images)} images: {source['origin']}"
     )

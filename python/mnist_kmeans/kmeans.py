@@ -7,28 +7,41 @@ sample_weight) are never modified.
 
 Layers:
 
-* :func:`as_float32_rows` - validation and the one conversion;
-* :func:`initial_centers` - 'random' (k distinct rows, uniformly, as the course notebook did),
-  greedy 'k-means++', or a given array;
+* :func:`as_float32_rows` (from :mod:`mnist_kmeans._validation`) - validation and the one
+  conversion;
+* :func:`initial_centers` (from :mod:`mnist_kmeans.initialization`) - 'random', greedy
+  'k-means++', or a given array;
 * :func:`lloyd` - one run of Lloyd's algorithm in the kernel, from given centers, returning a
-  :class:`RunResult` (used by the estimator and by :mod:`mnist_kmeans.study`);
-* :class:`KMeans` - the estimator: restarts, fit/predict/transform/score.
+  :class:`RunResult`; :func:`assign_pass` - one pass;
+* :class:`KMeans` - the estimator: fit/predict/transform/score; its restarts run in
+  :func:`mnist_kmeans.restarts.run_restarts`, shared with :mod:`mnist_kmeans.study`.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
 from sklearn.metrics.pairwise import euclidean_distances
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _kernel
+from ._validation import (
+    check_numeric_kind,
+    as_float32_rows,
+    check_enough_weighted_samples,
+    check_float32_range,
+    check_init_centers,
+    check_n_clusters,
+    check_sample_weight,
+)
+from .initialization import INIT_METHODS, initial_centers
+from .restarts import RestartSummary, run_restarts, seed_entropy
 
 __all__ = [
     "KMeans",
@@ -42,8 +55,6 @@ __all__ = [
     "lloyd",
     "absolute_tolerance",
 ]
-
-InitName = Literal["random", "k-means++"]
 
 
 @dataclass(frozen=True)
@@ -91,84 +102,6 @@ class RunResult:
     rows_scored: np.ndarray | None = None
 
 
-@dataclass(frozen=True)
-class RestartSummary:
-    """The numbers of one restart that :class:`KMeans` keeps for every run."""
-
-    seed: int | None
-    inertia: float
-    j_clust: float
-    n_iter: int
-    converged: bool
-    n_relocated: int
-
-
-def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
-    """Validate a data matrix and return it as C-contiguous float32 rows.
-
-    No copy is made when X is already a C-contiguous float32 ndarray. Raises TypeError for
-    non-numeric data (strings, complex, objects that are not numbers) and ValueError for a
-    wrong number of dimensions, empty data or NaN/infinite values (also values that overflow
-    float32).
-    """
-    if isinstance(X, np.ndarray) and X.dtype == np.float32 and X.flags.c_contiguous:
-        arr = X
-    else:
-        arr = np.asarray(X)
-        if arr.dtype.kind in "USV":
-            raise TypeError(f"{name} must be numbers, got string or bytes data (dtype {arr.dtype})")
-        if arr.dtype.kind == "c":  # ValueError, as scikit-learn raises for complex data
-            raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
-        if arr.dtype.kind == "O":
-            try:
-                arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"{name} has dtype object with non-numeric entries: {exc}") from None
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-dimensional (n_samples, n_features), got {arr.ndim} dimension(s)"
-            + (" - reshape images to rows first, e.g. X.reshape(len(X), -1)" if arr.ndim == 3 else "")
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} is empty: shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: caught below
-        out = np.ascontiguousarray(arr, dtype=np.float32)
-    # min and max propagate NaN and expose inf without a temporary of X's size
-    low, high = out.min(), out.max()
-    if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(f"{name} contains NaN or infinity (or values too large for float32)")
-    # Squared distances are summed in float32: beyond this they overflow to inf.
-    limit = np.sqrt(np.finfo(np.float32).max / (4.0 * out.shape[1]))
-    largest = max(abs(float(low)), abs(float(high)))
-    if largest > limit:
-        raise ValueError(
-            f"{name} has values up to {largest:.3g}, too large: squared distances would overflow "
-            f"float32 (limit {limit:.3g} for {out.shape[1]} features); rescale the data"
-        )
-    return out
-
-
-def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
-    """Validate sample weights: None, or non-negative finite float64 with a positive sum."""
-    if sample_weight is None:
-        return None
-    w = np.asarray(sample_weight)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(f"sample_weight must be numeric, got dtype {w.dtype}")
-    w = np.array(w, dtype=np.float64, copy=True) if w.ndim else np.full(n_samples, float(w))
-    if w.ndim != 1 or len(w) != n_samples:
-        raise ValueError(f"sample_weight must have shape ({n_samples},), got {w.shape}")
-    if not np.isfinite(w).all():
-        raise ValueError("sample_weight contains NaN or infinity")
-    if (w < 0).any():
-        raise ValueError("sample_weight must be non-negative")
-    if not w.sum() > 0:
-        raise ValueError("sample_weight sums to zero: no point carries any weight")
-    return w
-
-
 def absolute_tolerance(X: np.ndarray, tol: float) -> float:
     """scikit-learn's tolerance: tol times the mean per-feature variance of X (0 if tol is 0)."""
     if tol == 0:
@@ -184,93 +117,6 @@ def absolute_tolerance(X: np.ndarray, tol: float) -> float:
     mean = total / n
     variance = np.maximum(total_sq / n - mean * mean, 0.0)
     return float(variance.mean() * tol)
-
-
-def _check_n_clusters(n_clusters: int, n_samples: int) -> None:
-    if not isinstance(n_clusters, numbers.Integral) or isinstance(n_clusters, bool):
-        raise TypeError(f"n_clusters must be an integer, got {n_clusters!r}")
-    if n_clusters < 1:
-        raise ValueError(f"n_clusters must be >= 1, got {n_clusters}")
-    if n_samples < n_clusters:
-        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
-
-
-def initial_centers(
-    X: np.ndarray,
-    n_clusters: int,
-    init: InitName | np.ndarray = "k-means++",
-    random_state: int | np.random.RandomState | None = None,
-    sample_weight: np.ndarray | None = None,
-) -> np.ndarray:
-    """Initial centers, ndarray of shape (n_clusters, n_features), float32.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Validated rows (see :func:`as_float32_rows`).
-    init : {'random', 'k-means++'} or array-like of shape (n_clusters, n_features)
-        'random': n_clusters distinct rows chosen uniformly (weighted by sample_weight), as the
-        course notebook did. 'k-means++': greedy k-means++ (2 + log k candidates per step,
-        the one that lowers the objective most is kept). An array is validated and copied.
-    """
-    n_samples, n_features = X.shape
-    _check_n_clusters(n_clusters, n_samples)
-    if not isinstance(init, str):
-        centers = as_float32_rows(init, name="init")
-        if centers.shape != (n_clusters, n_features):
-            raise ValueError(
-                f"init has shape {centers.shape}, expected (n_clusters, n_features) = "
-                f"({n_clusters}, {n_features})"
-            )
-        return centers.copy() if centers is init else centers
-    rng = check_random_state(random_state)
-    p = None
-    if sample_weight is not None:
-        if np.count_nonzero(sample_weight) < n_clusters:
-            raise ValueError(
-                f"only {np.count_nonzero(sample_weight)} samples have positive weight, "
-                f"fewer than n_clusters={n_clusters}"
-            )
-        p = sample_weight / sample_weight.sum()
-    if init == "random":
-        chosen = rng.choice(n_samples, size=n_clusters, replace=False, p=p)
-        return X[chosen].copy()
-    if init == "k-means++":
-        return _greedy_kmeans_plusplus(X, n_clusters, rng, sample_weight)
-    raise ValueError(f"init must be 'random', 'k-means++' or an array, got {init!r}")
-
-
-def _greedy_kmeans_plusplus(
-    X: np.ndarray, n_clusters: int, rng: np.random.RandomState, sample_weight: np.ndarray | None
-) -> np.ndarray:
-    """Greedy k-means++ (Arthur & Vassilvitskii 2007, with local trials as in scikit-learn)."""
-    n_samples = len(X)
-    w = np.ones(n_samples) if sample_weight is None else sample_weight
-    n_trials = 2 + int(np.log(n_clusters))
-    x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-
-    def sq_dist_to(rows: np.ndarray) -> np.ndarray:  # (len(rows), n_samples), float64
-        c = X[rows]
-        d2 = x_sq[rows][:, None] - 2.0 * (c @ X.T).astype(np.float64) + x_sq[None, :]
-        return np.maximum(d2, 0.0)
-
-    chosen = [int(rng.choice(n_samples, p=w / w.sum()))]
-    closest = sq_dist_to(np.array(chosen))[0]
-    potential = float(w @ closest)
-    for _ in range(1, n_clusters):
-        if potential > 0:
-            draws = rng.uniform(size=n_trials) * potential
-            candidates = np.searchsorted(np.cumsum(w * closest), draws)
-            candidates = np.minimum(candidates, n_samples - 1)
-        else:  # every point sits on a chosen center: any row will do
-            candidates = rng.choice(n_samples, size=n_trials, p=w / w.sum())
-        d2 = np.minimum(closest[None, :], sq_dist_to(candidates))
-        potentials = d2 @ w
-        best = int(np.argmin(potentials))
-        chosen.append(int(candidates[best]))
-        closest = d2[best]
-        potential = float(potentials[best])
-    return X[np.array(chosen)].copy()
 
 
 def _resolve_threads(n_threads: int | None) -> int:
@@ -454,8 +300,9 @@ default='k-means++'
         0 runs until no label changes (exact convergence). A positive value stops when the
         squared movement of the centers is below tol times the mean feature variance of X,
         as in scikit-learn.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation; the same value gives the same result.
+    random_state : int, RandomState or Generator instance, or None, default=None
+        Seeds the initialisation; the same int gives the same result. The restart seeds are
+        derived from it once, as for :func:`mnist_kmeans.study.run_study` (see :meth:`fit`).
     n_threads : int or None, default=None
         Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). Results do not
         depend on it.
@@ -481,7 +328,8 @@ default='k-means++'
     sq_distances_ : ndarray of shape (n_samples,), float32
         Squared distance of each training row to its center.
     restarts_ : list of RestartSummary
-        Every restart: seed, final inertia and J_clust, iterations, convergence, relocations.
+        Every restart: seed, final inertia and J_clust, iterations, convergence, relocations,
+        wall time.
     best_restart_ : int
         Index into restarts_ of the kept run.
 
@@ -493,11 +341,11 @@ default='k-means++'
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "init": [StrOptions({"k-means++", "random"}), "array-like"],
+        "init": [StrOptions(set(INIT_METHODS)), "array-like"],
         "n_init": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
+        "random_state": ["random_state", np.random.Generator],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions(set(ALGORITHMS))],
     }
@@ -527,12 +375,12 @@ default='k-means++'
         # Strings and complex are refused up front with our messages (check_array would try
         # to convert numeric strings).
         if not hasattr(X, "__sklearn_tags__"):
-            kind = getattr(getattr(X, "dtype", None), "kind", None)
-            if kind in ("U", "S", "c"):
-                as_float32_rows(X)  # raises the TypeError naming the problem
-        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused below
+            check_numeric_kind(X, "X")
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused there
             X = validate_data(self, X, dtype=np.float32, order="C", reset=reset)
-        return as_float32_rows(X)  # checks finiteness; no copy
+        # validate_data refused NaN and inf; the float32 limit of the squared distances is ours
+        check_float32_range(X)
+        return X
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "KMeans":
@@ -544,65 +392,50 @@ default='k-means++'
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; the sum must be positive.
+
+        Notes
+        -----
+        Restart ``i`` starts from the centers of seed ``i`` of
+        :func:`mnist_kmeans.restarts.restart_seeds`, derived once from ``random_state``
+        (:func:`mnist_kmeans.restarts.seed_entropy`): the same seeds as
+        :func:`mnist_kmeans.study.run_study` with the same ``random_state``. (Before version
+        0.2 the seeds were drawn with ``RandomState.randint``: results of ``n_init > 1`` for a
+        given ``random_state`` differ from those of earlier versions.)
         """
+        # Everything is validated here, once; run_restarts and lloyd's callers below trust it.
         X = self._validate_X(X, reset=True)
-        n_samples = X.shape[0]
-        _check_n_clusters(self.n_clusters, n_samples)
+        n_samples, n_features = X.shape
+        n_clusters = check_n_clusters(self.n_clusters, n_samples)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         weights = check_sample_weight(sample_weight, n_samples)
-        n_threads = _resolve_threads(self.n_threads)
-
         init = self.init
         if isinstance(init, str):
             n_init = (10 if init == "random" else 1) if self.n_init == "auto" else self.n_init
+            check_enough_weighted_samples(weights, n_clusters)
         else:
-            init = initial_centers(X, self.n_clusters, init)  # validates shape
+            init = check_init_centers(init, n_clusters, n_features)
             n_init = 1
-        tol = absolute_tolerance(X, self.tol)
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(np.iinfo(np.int32).max, size=n_init)
-
-        # With several restarts only the best one's history is kept: the restarts run without
-        # (faster, see lloyd), and the best one runs again with it (the same run, bit for bit).
-        lean = n_init > 1
-        best: RunResult | None = None
-        restarts: list[RestartSummary] = []
-        for i, seed in enumerate(seeds):
-            if isinstance(init, str):
-                centers = initial_centers(X, self.n_clusters, init, int(seed), weights)
-                run_seed: int | None = int(seed)
-            else:
-                centers, run_seed = init, None
-            run = lloyd(
-                X,
-                centers,
-                sample_weight=weights,
-                max_iter=self.max_iter,
-                tol=tol,
-                n_threads=n_threads or None,
-                algorithm=self.algorithm,
-                record_history=not lean,
-            )
-            restarts.append(
-                RestartSummary(
-                    run_seed, run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated
-                )
-            )
-            if best is None or run.inertia < best.inertia:
-                best, self.best_restart_ = run, i
-
-        assert best is not None
-        if lean:
-            best = lloyd(
-                X,
-                best.init_centers,
-                sample_weight=weights,
-                max_iter=self.max_iter,
-                tol=tol,
-                n_threads=n_threads or None,
-                algorithm=self.algorithm,
-            )
+        run = functools.partial(
+            lloyd,
+            X,
+            sample_weight=weights,
+            max_iter=self.max_iter,
+            tol=absolute_tolerance(X, self.tol),
+            n_threads=self.n_threads,
+            algorithm=self.algorithm,
+        )
+        restarts = run_restarts(
+            run,
+            X,
+            n_clusters,
+            n_init,
+            init=init,
+            entropy=seed_entropy(self.random_state),
+            sample_weight=weights,
+            objective="inertia",
+        )
+        best = restarts.best
         self.cluster_centers_ = best.centers
         self.labels_ = best.labels
         self.sq_distances_ = best.sq_distances
@@ -611,7 +444,8 @@ default='k-means++'
         self.n_iter_ = best.n_iter
         self.history_ = best.inertia_history
         self.j_clust_history_ = best.j_clust_history
-        self.restarts_ = restarts
+        self.restarts_ = list(restarts.summaries)
+        self.best_restart_ = restarts.best_index
         return self
 
     def _assign(self, X: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray, float]:

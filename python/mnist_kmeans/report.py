@@ -212,7 +212,7 @@ def write_report(
     for study in studies:
         if study.n_samples != rows.shape[0] or study.n_features != rows.shape[1]:
             raise ValueError(
-                f"the study with k={study.k} ran on data of shape "
+                f"the study with k={study.n_clusters} ran on data of shape "
                 f"({study.n_samples}, {study.n_features}), but images give {rows.shape}"
             )
     prefixes = _prefixes(studies)
@@ -277,7 +277,7 @@ def _labels(y_true: Any, n_samples: int) -> np.ndarray | None:
 
 
 def _prefixes(studies: Sequence[StudyResult]) -> list[str]:
-    ks = [s.k for s in studies]
+    ks = [s.n_clusters for s in studies]
     if len(set(ks)) == len(ks):
         return [f"k{k}" for k in ks]
     return [f"s{i + 1}_k{k}" for i, k in enumerate(ks)]
@@ -396,7 +396,7 @@ def _score(ev: _RunEval, name: str) -> float | None:
 def _comparison_row(study: StudyResult, best: _RunEval, worst: _RunEval) -> dict[str, Any]:
     low = float(study.j_clust.min())
     return {
-        "k": study.k,
+        "k": study.n_clusters,
         "restarts": study.n_restarts,
         "j_clust_min": low,
         "j_clust_max": float(study.j_clust.max()),
@@ -678,7 +678,7 @@ def _study_html(
     ]
     parts = [
         f'<section id="{_esc(prefix)}">',
-        f"<h2>k = {study.k}: {study.n_restarts} restarts</h2>",
+        f"<h2>k = {study.n_clusters}: {study.n_restarts} restarts</h2>",
         _table(["", "study", "best run", "worst run"],
                [[_esc(r[0])] + r[1:] for r in overview], text_cols=1),
         "<h3>Scores</h3>",
@@ -726,7 +726,7 @@ def _html_page(
     data = summary["data"]
     ids = [entry["id"] for entry in summary["studies"]]
     nav = " &middot; ".join(
-        f'<a href="#{_esc(i)}">k = {s.k}</a>' for i, s in zip(ids, studies)
+        f'<a href="#{_esc(i)}">k = {s.n_clusters}</a>' for i, s in zip(ids, studies)
     )
     head = [
         "<!DOCTYPE html>",

@@ -6,22 +6,31 @@ by their final J_clust (the sum of the non-squared distances of the points to th
 and the worst run whole (centers, labels, distances, per-iteration history), so that memory does
 not grow with the number of restarts.
 
-Seeds are derived from ``random_state`` with :class:`numpy.random.SeedSequence`: restart ``i``
-always gets the same seed, whatever the number of restarts, and each run can be redone alone
-with ``initial_centers(X, k, init, random_state=seeds[i])`` followed by :func:`lloyd`.
+The restarts run in :func:`mnist_kmeans.restarts.run_restarts`, the driver that
+:class:`~mnist_kmeans.KMeans` uses too, with the best and worst run chosen by J_clust. Seeds are
+derived from ``random_state`` with :class:`numpy.random.SeedSequence`: restart ``i`` always gets
+the same seed, whatever the number of restarts (and the same as restart ``i`` of
+``KMeans(random_state=...)``), and each run can be redone alone with
+``initial_centers(X, n_clusters, init, random_state=seeds[i])`` followed by :func:`lloyd`.
+
+:func:`run_study` and :func:`run_notebook` validate their input once; :func:`_study`, which both
+call, trusts it.
 """
 
 from __future__ import annotations
 
-import numbers
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from .kmeans import RunResult, as_float32_rows, initial_centers, lloyd
+from ._validation import as_float32_rows, check_n_clusters, check_positive_int, read_only_arrays
+from .initialization import check_init_method
+from .kmeans import RunResult, lloyd
+from .restarts import ProgressCallback, restart_seeds, run_restarts, seed_entropy
 
 __all__ = [
     "NOTEBOOK_EXPERIMENTS",
@@ -33,13 +42,8 @@ __all__ = [
     "run_summary",
 ]
 
-#: The course notebook's experiments, as (k, restarts) pairs.
+#: The course notebook's experiments, as (n_clusters, restarts) pairs (the notebook's k).
 NOTEBOOK_EXPERIMENTS: tuple[tuple[int, int], ...] = ((20, 30), (10, 20), (5, 10))
-
-#: ``progress(done, total)``, called after each finished restart.
-ProgressCallback = Callable[[int, int], None]
-
-_INITS = ("random", "k-means++")
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,13 +52,13 @@ class StudyResult:
 
     Attributes
     ----------
-    k : int
-        Number of clusters.
+    n_clusters : int
+        Number of clusters (the notebook's k).
     init : {'random', 'k-means++'}
         How the initial centers of each restart were chosen.
     random_state : int
-        The entropy the seeds were derived from (the given ``random_state``, or the fresh
-        entropy drawn when it was None): passing it again reproduces the study.
+        The entropy the seeds were derived from (the given ``random_state``, or the entropy
+        drawn when it was None or a generator): passing it again reproduces the study.
     seeds : ndarray of shape (n_restarts,), int64
         The seed of each restart's initial centers.
     inertia : ndarray of shape (n_restarts,), float64
@@ -89,7 +93,7 @@ class StudyResult:
     comparison has no single truth value.
     """
 
-    k: int
+    n_clusters: int
     init: str
     random_state: int
     seeds: np.ndarray
@@ -110,10 +114,7 @@ class StudyResult:
     n_threads: int | None = None
 
     def __post_init__(self) -> None:
-        # Read-only arrays keep the frozen instance from changing through them.
-        for value in vars(self).values():
-            if isinstance(value, np.ndarray):
-                value.setflags(write=False)
+        read_only_arrays(self)
 
     @property
     def n_restarts(self) -> int:
@@ -137,7 +138,7 @@ class StudyResult:
             Centers, labels and distances are left out.
         """
         return {
-            "k": self.k,
+            "n_clusters": self.n_clusters,
             "init": self.init,
             "random_state": self.random_state,
             "n_restarts": self.n_restarts,
@@ -188,56 +189,26 @@ def run_summary(run: RunResult) -> dict[str, Any]:
         ``j_clust``, ``inertia``, ``n_iter``, ``converged``, ``n_relocated``, ``cluster_sizes``
         and the per-iteration ``j_clust_history`` and ``inertia_history``.
     """
-    k = run.centers.shape[0]
+    n_clusters = run.centers.shape[0]
     return {
         "j_clust": run.j_clust,
         "inertia": run.inertia,
         "n_iter": run.n_iter,
         "converged": run.converged,
         "n_relocated": run.n_relocated,
-        "cluster_sizes": [int(v) for v in np.bincount(run.labels, minlength=k)],
+        "cluster_sizes": [int(v) for v in np.bincount(run.labels, minlength=n_clusters)],
         "j_clust_history": [float(v) for v in run.j_clust_history],
         "inertia_history": [float(v) for v in run.inertia_history],
     }
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def _entropy(random_state: int | None) -> int:
-    if random_state is None:
-        # Fresh entropy, recorded in the result so that the study can be redone.
-        return int(np.random.SeedSequence().entropy)
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state, numbers.Integral):
-        raise TypeError(
-            f"random_state must be a non-negative integer or None, got {random_state!r}"
-        )
-    if random_state < 0:
-        raise ValueError(f"random_state must be non-negative, got {random_state}")
-    return int(random_state)
-
-
-def restart_seeds(random_state: int, restarts: int) -> np.ndarray:
-    """The seeds of the first ``restarts`` restarts, ndarray of shape (restarts,), int64.
-
-    Restart ``i`` gets the same seed whatever ``restarts`` is (a prefix property of
-    :meth:`numpy.random.SeedSequence.generate_state`).
-    """
-    return np.random.SeedSequence(random_state).generate_state(restarts).astype(np.int64)
-
-
 def run_study(
     X: Any,
-    k: int,
+    n_clusters: int,
     restarts: int,
     *,
     init: Literal["random", "k-means++"] = "random",
-    random_state: int | None = 0,
+    random_state: Any = 0,
     max_iter: int = 300,
     n_threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -249,16 +220,17 @@ def run_study(
     X : array-like of shape (n_samples, n_features)
         The data, validated and converted to float32 once (no copy if it already is
         C-contiguous float32).
-    k : int
-        Number of clusters, ``1 <= k <= n_samples``.
+    n_clusters : int
+        Number of clusters (the notebook's k), ``1 <= n_clusters <= n_samples``.
     restarts : int
         Number of runs, at least 1.
     init : {'random', 'k-means++'}, default='random'
-        'random' takes k distinct rows as initial centers, as the course notebook did;
+        'random' takes n_clusters distinct rows as initial centers, as the course notebook did;
         'k-means++' uses greedy k-means++.
-    random_state : int or None, default=0
-        Entropy for the restart seeds; the same value gives the same study. None draws fresh
-        entropy (recorded in :attr:`StudyResult.random_state`).
+    random_state : int, None, RandomState or Generator, default=0
+        Entropy for the restart seeds; the same int gives the same study. None draws fresh
+        entropy, a generator one number (either way recorded in
+        :attr:`StudyResult.random_state`).
     max_iter : int, default=300
         Iteration limit of each run; runs go on until no label changes or the limit.
     n_threads : int or None, default=None
@@ -275,71 +247,68 @@ def run_study(
     Raises
     ------
     TypeError, ValueError
-        For invalid data or parameters (e.g. ``k > n_samples``), before any run starts.
+        For invalid data or parameters (e.g. ``n_clusters > n_samples``), before any run
+        starts.
     KeyboardInterrupt
         Ctrl-C stops the current run between passes; nothing is returned.
     """
     X = as_float32_rows(X)
-    k = _positive_int(k, "k")
-    restarts = _positive_int(restarts, "restarts")
-    max_iter = _positive_int(max_iter, "max_iter")
-    if init not in _INITS:
-        raise ValueError(f"init must be 'random' or 'k-means++', got {init!r}")
-    if k > X.shape[0]:
-        raise ValueError(f"k={k} is larger than the number of samples ({X.shape[0]})")
-    if n_threads is not None:
-        n_threads = _positive_int(n_threads, "n_threads")
-    entropy = _entropy(random_state)
-    seeds = restart_seeds(entropy, restarts)
-
-    inertia = np.empty(restarts)
-    j_clust = np.empty(restarts)
-    n_iter = np.empty(restarts, dtype=np.int64)
-    converged = np.empty(restarts, dtype=bool)
-    n_relocated = np.empty(restarts, dtype=np.int64)
-    seconds = np.empty(restarts)
-    best: RunResult | None = None
-    worst: RunResult | None = None
-    best_index = worst_index = 0
-    start = time.perf_counter()
-    for i, seed in enumerate(seeds):
-        run_start = time.perf_counter()
-        centers = initial_centers(X, k, init, random_state=int(seed))
-        # no history: faster (see lloyd); the best and worst runs are run again with it below
-        run = lloyd(X, centers, max_iter=max_iter, n_threads=n_threads, record_history=False)
-        seconds[i] = time.perf_counter() - run_start
-        inertia[i], j_clust[i] = run.inertia, run.j_clust
-        n_iter[i], converged[i], n_relocated[i] = run.n_iter, run.converged, run.n_relocated
-        # Strict comparisons: on a tie the earlier restart stays.
-        if best is None or run.j_clust < best.j_clust:
-            best, best_index = run, i
-        if worst is None or run.j_clust > worst.j_clust:
-            worst, worst_index = run, i
-        del run  # only best and worst stay alive
-        if progress is not None:
-            progress(i + 1, restarts)
-    assert best is not None and worst is not None
-    # The same runs again with their histories: same seeds and init, so the same results bit
-    # for bit (the kernel's results do not depend on the thread count or the algorithm).
-    best = lloyd(X, best.init_centers, max_iter=max_iter, n_threads=n_threads)
-    worst = best if worst_index == best_index else lloyd(
-        X, worst.init_centers, max_iter=max_iter, n_threads=n_threads
+    n_clusters = check_n_clusters(n_clusters, X.shape[0])
+    restarts = check_positive_int(restarts, "restarts")
+    init, max_iter, n_threads = _check_run_parameters(init, max_iter, n_threads)
+    return _study(
+        X, n_clusters, restarts, init, seed_entropy(random_state), max_iter, n_threads, progress
     )
+
+
+def _check_run_parameters(init: Any, max_iter: Any, n_threads: Any) -> tuple[str, int, int | None]:
+    """The parameters that every study of :func:`run_study` and :func:`run_notebook` shares."""
+    init = check_init_method(init)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    if n_threads is not None:
+        n_threads = check_positive_int(n_threads, "n_threads")
+    return init, max_iter, n_threads
+
+
+def _study(
+    X: np.ndarray,
+    n_clusters: int,
+    restarts: int,
+    init: str,
+    entropy: int,
+    max_iter: int,
+    n_threads: int | None,
+    progress: ProgressCallback | None,
+) -> StudyResult:
+    """:func:`run_study` for validated input (X as from ``as_float32_rows``; not checked)."""
+    start = time.perf_counter()
+    result = run_restarts(
+        functools.partial(lloyd, X, max_iter=max_iter, n_threads=n_threads),
+        X,
+        n_clusters,
+        restarts,
+        init=init,
+        entropy=entropy,
+        objective="j_clust",
+        keep_worst=True,
+        progress=progress,
+    )
+    assert result.worst is not None and result.worst_index is not None  # keep_worst
     return StudyResult(
-        k=k,
+        n_clusters=n_clusters,
         init=init,
         random_state=entropy,
-        seeds=seeds,
-        inertia=inertia,
-        j_clust=j_clust,
-        n_iter=n_iter,
-        converged=converged,
-        n_relocated=n_relocated,
-        run_seconds=seconds,
-        best=best,
-        worst=worst,
-        best_index=best_index,
-        worst_index=worst_index,
+        seeds=result.column("seed", np.int64),
+        inertia=result.column("inertia", np.float64),
+        j_clust=result.column("j_clust", np.float64),
+        n_iter=result.column("n_iter", np.int64),
+        converged=result.column("converged", bool),
+        n_relocated=result.column("n_relocated", np.int64),
+        run_seconds=result.column("seconds", np.float64),
+        best=result.best,
+        worst=result.worst,
+        best_index=result.best_index,
+        worst_index=result.worst_index,
         elapsed=time.perf_counter() - start,
         n_samples=int(X.shape[0]),
         n_features=int(X.shape[1]),
@@ -353,24 +322,25 @@ def run_notebook(
     *,
     experiments: Sequence[tuple[int, int]] = NOTEBOOK_EXPERIMENTS,
     init: Literal["random", "k-means++"] = "random",
-    random_state: int | None = 0,
+    random_state: Any = 0,
     max_iter: int = 300,
     n_threads: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[StudyResult]:
-    """The course notebook's experiments: one :func:`run_study` per (k, restarts).
+    """The course notebook's experiments: one :func:`run_study` per (n_clusters, restarts).
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         Validated and converted once for all experiments.
     experiments : sequence of (int, int), default=NOTEBOOK_EXPERIMENTS
-        (k, restarts) pairs, run in order: k = 20, 10, 5 with 30, 20, 10 restarts.
+        (n_clusters, restarts) pairs, run in order: n_clusters = 20, 10, 5 with 30, 20, 10
+        restarts.
     init, max_iter, n_threads
         As for :func:`run_study`.
-    random_state : int or None, default=0
-        Every experiment derives its seeds from this same entropy (None: fresh entropy, drawn
-        once and shared).
+    random_state : int, None, RandomState or Generator, default=0
+        Every experiment derives its seeds from this same entropy (drawn once and shared when
+        None or a generator).
     progress : callable, optional
         ``progress(done, total)`` counts restarts over all experiments together.
 
@@ -380,20 +350,19 @@ def run_notebook(
         One per experiment, in order.
     """
     X = as_float32_rows(X)
+    # Checked up front so that a bad pair fails before hours of earlier experiments.
     pairs = [
-        (_positive_int(k, "k"), _positive_int(r, "restarts")) for k, r in experiments
+        (check_n_clusters(k, X.shape[0]), check_positive_int(r, "restarts"))
+        for k, r in experiments
     ]
     if not pairs:
-        raise ValueError("experiments must hold at least one (k, restarts) pair")
-    # Checked up front so that a bad pair fails before hours of earlier experiments.
-    for k, _ in pairs:
-        if k > X.shape[0]:
-            raise ValueError(f"k={k} is larger than the number of samples ({X.shape[0]})")
-    entropy = _entropy(random_state)
+        raise ValueError("experiments must hold at least one (n_clusters, restarts) pair")
+    init, max_iter, n_threads = _check_run_parameters(init, max_iter, n_threads)
+    entropy = seed_entropy(random_state)
     total = sum(r for _, r in pairs)
     results: list[StudyResult] = []
     done_before = 0
-    for k, restarts in pairs:
+    for n_clusters, restarts in pairs:
         step: ProgressCallback | None = None
         if progress is not None:
             offset = done_before
@@ -402,16 +371,7 @@ def run_notebook(
                 progress(offset + done, total)
 
         results.append(
-            run_study(
-                X,
-                k,
-                restarts,
-                init=init,
-                random_state=entropy,
-                max_iter=max_iter,
-                n_threads=n_threads,
-                progress=step,
-            )
+            _study(X, n_clusters, restarts, init, entropy, max_iter, n_threads, step)
         )
         done_before += restarts
     return results
