@@ -202,7 +202,9 @@ def test_notebook(tmp_path: Path, capsys) -> None:
                            "--out", str(out))
     assert code == 0
     summary = _summary(out)
-    assert [(r["k"], r["restarts"]) for r in summary["comparison"]] == [(20, 30), (10, 20), (5, 10)]
+    assert [(r["n_clusters"], r["restarts"]) for r in summary["comparison"]] == [
+        (20, 30), (10, 20), (5, 10)
+    ]
     header = stdout.splitlines()[1].split()
     assert header == ["k", "=", "20", "k", "=", "10", "k", "=", "5"]
     for row in summary["comparison"]:

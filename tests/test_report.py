@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_kmeans import plotting, report
+from mnist_kmeans import plotting, report_html
+from mnist_kmeans.analysis import Analysis, analyze_studies
 from mnist_kmeans.evaluation import evaluate_clusters
 from mnist_kmeans.neighbors import nearest_members
 from mnist_kmeans.report import check_output_dir, environment, write_report
@@ -34,13 +35,16 @@ def studies(data: tuple[np.ndarray, np.ndarray]) -> list[StudyResult]:
     return [run_study(X, 3, 3, random_state=1), run_study(X, 2, 2, random_state=1)]
 
 
+def analyze(studies, images, labels=None, n_nearest=N_NEAREST) -> Analysis:
+    """As the command line analyses MNIST: all ten digits are classes."""
+    return analyze_studies(studies, images, labels, classes=np.arange(10), n_nearest=n_nearest)
+
+
 @pytest.fixture(scope="module")
 def written(tmp_path_factory, data, studies) -> Path:
     out = tmp_path_factory.mktemp("reports") / "report"
     images, labels = data
-    return write_report(
-        out, studies, images=images, y_true=labels, params={"note": "test"}, n_nearest=N_NEAREST
-    )
+    return write_report(out, analyze(studies, images, labels), params={"note": "test"}).folder
 
 
 def _strict_json(path: Path) -> dict:
@@ -78,7 +82,7 @@ def test_summary_agrees_with_the_studies(written: Path, data, studies) -> None:
     assert summary["data"] == {
         "n_samples": N_ROWS, "n_features": 784, "image_shape": [28, 28], "labels_known": True
     }
-    assert [row["k"] for row in summary["comparison"]] == [3, 2]
+    assert [row["n_clusters"] for row in summary["comparison"]] == [3, 2]
     for entry, row, study in zip(summary["studies"], summary["comparison"], studies):
         assert entry["runs"]["j_clust"] == study.j_clust.tolist()
         assert entry["runs"]["seed"] == study.seeds.tolist()
@@ -146,8 +150,8 @@ def test_html_holds_the_numbers(written: Path, studies) -> None:
 
 def test_without_labels(tmp_path: Path, data, studies) -> None:
     images, _ = data
-    out = write_report(tmp_path / "r", studies[1:], images=images.reshape(N_ROWS, -1),
-                       params={}, n_nearest=2)
+    out = write_report(tmp_path / "r", analyze(studies[1:], images.reshape(N_ROWS, -1),
+                                              n_nearest=2), params={}).folder
     summary = _strict_json(out / "summary.json")
     entry = summary["studies"][0]
     assert entry["best"]["evaluation"] is None
@@ -161,12 +165,13 @@ def test_existing_report_is_kept_without_force(tmp_path: Path, data, studies) ->
     out = tmp_path / "r"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
+    analysis = analyze(studies[1:], images, labels)
     with pytest.raises(FileExistsError):
-        write_report(out, studies[1:], images=images, y_true=labels, params={})
+        write_report(out, analysis, params={})
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
     # even with force, a folder that is not a report is not replaced
     with pytest.raises(FileExistsError, match="not replacing"):
-        write_report(out, studies[1:], images=images, y_true=labels, params={}, force=True)
+        write_report(out, analysis, params={}, force=True)
     assert (out / "mine.txt").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
@@ -174,20 +179,20 @@ def test_existing_report_is_kept_without_force(tmp_path: Path, data, studies) ->
 def test_an_empty_folder_is_used(tmp_path: Path, data, studies) -> None:
     images, labels = data
     (tmp_path / "r").mkdir()
-    out = write_report(tmp_path / "r", studies[1:], images=images, y_true=labels, params={},
-                       n_nearest=2)
+    out = write_report(tmp_path / "r", analyze(studies[1:], images, labels, n_nearest=2),
+                       params={}).folder
     assert (out / "summary.json").is_file()
 
 
 def test_force_replaces_an_old_report(tmp_path: Path, data, studies) -> None:
     images, labels = data
     out = tmp_path / "r"
-    write_report(out, studies[1:], images=images, y_true=labels, params={"run": 1}, n_nearest=2)
+    analysis = analyze(studies[1:], images, labels, n_nearest=2)
+    write_report(out, analysis, params={"run": 1})
     with pytest.raises(FileExistsError):
-        write_report(out, studies[1:], images=images, y_true=labels, params={"run": 2})
+        write_report(out, analysis, params={"run": 2})
     assert _strict_json(out / "summary.json")["parameters"] == {"run": 1}
-    write_report(out, studies[1:], images=images, y_true=labels, params={"run": 2},
-                 force=True, n_nearest=2)
+    write_report(out, analysis, params={"run": 2}, force=True)
     assert _strict_json(out / "summary.json")["parameters"] == {"run": 2}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary or old folder
 
@@ -197,7 +202,8 @@ def test_a_failure_leaves_no_half_written_report(tmp_path: Path, data, studies, 
                                                  interrupt: type) -> None:
     images, labels = data
     out = tmp_path / "r"
-    write_report(out, studies[1:], images=images, y_true=labels, params={"run": 1}, n_nearest=2)
+    analysis = analyze(studies[1:], images, labels, n_nearest=2)
+    write_report(out, analysis, params={"run": 1})
     save = plotting.save_figure
 
     def failing_save(fig, path, **kwargs):
@@ -208,11 +214,9 @@ def test_a_failure_leaves_no_half_written_report(tmp_path: Path, data, studies, 
 
     monkeypatch.setattr(plotting, "save_figure", failing_save)
     with pytest.raises(interrupt):
-        write_report(out, studies[1:], images=images, y_true=labels, params={"run": 2},
-                     force=True, n_nearest=2)
+        write_report(out, analysis, params={"run": 2}, force=True)
     with pytest.raises(interrupt):
-        write_report(tmp_path / "new", studies[1:], images=images, y_true=labels, params={},
-                     n_nearest=2)
+        write_report(tmp_path / "new", analysis, params={})
     # the old report is whole, the new one was never created, no temporary folder is left
     assert _strict_json(out / "summary.json")["parameters"] == {"run": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
@@ -229,20 +233,21 @@ def test_check_output_dir(tmp_path: Path) -> None:
 
 def test_mismatched_inputs(tmp_path: Path, data, studies) -> None:
     images, labels = data
+    # refused by the analysis, before the report could be written
     with pytest.raises(ValueError, match="ran on data"):
-        write_report(tmp_path / "r", studies, images=images[:10], params={})
+        write_report(tmp_path / "r", analyze(studies, images[:10]), params={})
     with pytest.raises(ValueError, match="y_true"):
-        write_report(tmp_path / "r", studies, images=images, y_true=labels[:10], params={})
+        write_report(tmp_path / "r", analyze(studies, images, labels[:10]), params={})
     with pytest.raises(ValueError, match="square"):
-        write_report(tmp_path / "r", studies, images=np.zeros((N_ROWS, 785)), params={})
+        write_report(tmp_path / "r", analyze(studies, np.zeros((N_ROWS, 785))), params={})
     with pytest.raises(ValueError, match="at least one"):
-        write_report(tmp_path / "r", [], images=images, params={})
+        write_report(tmp_path / "r", analyze([], images), params={})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_number_formatting() -> None:
-    assert report._num(None) == "&ndash;"
-    assert report._num(math.nan, "pct") == "&ndash;"
-    assert report._num(0.1234, "pct") == "12.3%"
-    assert report._num(1234567.891, "obj") == "1,234,567.9"
-    assert report._num(True) == "yes"
+    assert report_html._num(None) == "&ndash;"
+    assert report_html._num(math.nan, "pct") == "&ndash;"
+    assert report_html._num(0.1234, "pct") == "12.3%"
+    assert report_html._num(1234567.891, "obj") == "1,234,567.9"
+    assert report_html._num(True) == "yes"

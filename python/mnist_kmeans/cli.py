@@ -25,6 +25,8 @@ from . import __version__
 if TYPE_CHECKING:  # numpy and the rest load only when a command runs: --help stays quick
     import numpy as np
 
+    from .analysis import Analysis
+
 __all__ = ["main"]
 
 PROG = "mnist-kmeans"
@@ -55,8 +57,9 @@ def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
     return parse
 
 
-_positive_int = _int_at_least(1, "a positive integer")
-_non_negative_int = _int_at_least(0, "an integer >= 0")
+# argparse types (parsing text; the library's own checks are in _validation)
+_positive_int_arg = _int_at_least(1, "a positive integer")
+_non_negative_int_arg = _int_at_least(0, "an integer >= 0")
 
 
 def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
@@ -79,7 +82,7 @@ def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
     data.add_argument(
         "--limit",
         metavar="N",
-        type=_positive_int,
+        type=_positive_int_arg,
         help="use only the first N images (quick trials)",
     )
     run = parser.add_argument_group("k-means")
@@ -92,20 +95,20 @@ def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
     )
     run.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=_non_negative_int_arg,
         default=0,
         help="seed of the restarts; the same seed gives the same results (default: %(default)s)",
     )
     run.add_argument(
         "--max-iter",
-        type=_positive_int,
+        type=_positive_int_arg,
         default=300,
         metavar="N",
         help="iteration limit of each run (default: %(default)s)",
     )
     run.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_positive_int_arg,
         metavar="N",
         help="kernel threads (default: OpenMP's, e.g. OMP_NUM_THREADS); results do not "
         "depend on it",
@@ -125,7 +128,7 @@ def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
     )
     output.add_argument(
         "--nearest",
-        type=_positive_int,
+        type=_positive_int_arg,
         default=10,
         metavar="N",
         help="images shown nearest each center, and the n of the n-nearest accuracy "
@@ -161,14 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--k",
         dest="n_clusters",
         metavar="K",
-        type=_positive_int,
+        type=_positive_int_arg,
         default=20,
         help="number of clusters, the notebook's k (n_clusters in the Python API; default: "
         "%(default)s)",
     )
     study.add_argument(
         "--restarts",
-        type=_positive_int,
+        type=_positive_int_arg,
         default=10,
         help="number of runs (default: %(default)s)",
     )
@@ -223,17 +226,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _fmt(value: Any, kind: str) -> str:
-    if value is None:
-        return "-"
-    if kind == "obj":
-        return f"{value:,.1f}"
-    if kind == "pct":
-        return f"{100 * value:.1f}%"
-    if kind == "score":
-        return f"{value:.4f}"
-    if kind == "s":
-        return f"{value:.1f}"
-    return str(value)
+    """A number as the tables write it (:func:`mnist_kmeans.tables.format_number`); '-' when
+    missing."""
+    from .tables import format_number
+
+    text = format_number(value, kind)
+    return "-" if text is None else text
 
 
 # --------------------------------------------------------------------------
@@ -300,27 +298,22 @@ def _params(args: argparse.Namespace, source: dict[str, Any], argv: Sequence[str
 
 
 def _write(args: argparse.Namespace, studies: list, images: np.ndarray, labels: np.ndarray,
-           source: dict[str, Any], argv: Sequence[str]) -> tuple[Path, dict[str, Any]]:
-    import json
-
+           source: dict[str, Any], argv: Sequence[str]) -> Analysis:
+    """Analyse the studies and write the report; the analysis holds the printed numbers."""
+    from .analysis import analyze_studies
     from .report import write_report
 
-    _status(args, f"writing the report to {args.out} ...")
-    folder = write_report(
-        args.out,
-        studies,
-        images=images,
-        y_true=labels,
-        params=_params(args, source, argv),
-        force=args.force,
-        n_nearest=args.nearest,
+    # MNIST's classes are the ten digits: every digit has its column, even when absent.
+    analysis = analyze_studies(
+        studies, images, labels, classes=range(10), n_nearest=args.nearest
     )
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    return folder, summary
+    _status(args, f"writing the report to {args.out} ...")
+    write_report(args.out, analysis, params=_params(args, source, argv), force=args.force)
+    return analysis
 
 
 def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .report import check_output_dir
+    from .report_folder import check_output_dir
     from .study import run_study
 
     start = time.perf_counter()
@@ -339,9 +332,9 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
             n_threads=args.threads,
             progress=progress,
         )
-    _, summary = _write(args, [study], images, labels, source, argv)
-    row = summary["comparison"][0]
-    n = summary["n_nearest"]
+    analysis = _write(args, [study], images, labels, source, argv)
+    row = analysis.comparison[0]
+    n = analysis.n_nearest
     print(
         f"k = {study.n_clusters}, {study.n_restarts} restart{'s' if study.n_restarts != 1 else ''} "
         f"(init {study.init}, seed {args.seed}) "
@@ -365,27 +358,11 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
         f"{_fmt(row['best_nmi'], 'score')}, ARI {_fmt(row['best_ari'], 'score')}"
     )
     print(
-        f"wall time: {_fmt(study.elapsed, 's')} s for the runs, "
-        f"{_fmt(time.perf_counter() - start, 's')} s in all"
+        f"wall time: {study.elapsed:.1f} s for the runs, "
+        f"{time.perf_counter() - start:.1f} s in all"
     )
     print(f"report: {args.out / 'report.html'}")
     return EXIT_OK
-
-
-_NOTEBOOK_ROWS = (
-    ("restarts", "restarts", "int"),
-    ("J_clust min (best run)", "j_clust_min", "obj"),
-    ("J_clust max (worst run)", "j_clust_max", "obj"),
-    ("spread (max - min)", "j_clust_spread", "obj"),
-    ("spread / min", "j_clust_spread_relative", "pct"),
-    ("{n}-nearest acc. best, majority", "best_nearest_majority_accuracy", "pct"),
-    ("{n}-nearest acc. best, most common", "best_nearest_mode_accuracy", "pct"),
-    ("{n}-nearest acc. worst, majority", "worst_nearest_majority_accuracy", "pct"),
-    ("{n}-nearest acc. worst, most common", "worst_nearest_mode_accuracy", "pct"),
-    ("purity best", "best_purity", "score"),
-    ("purity worst", "worst_purity", "score"),
-    ("wall time (s)", "elapsed_seconds", "s"),
-)
 
 
 def notebook_table(comparison: Sequence[dict[str, Any]], n_nearest: int) -> str:
@@ -394,26 +371,30 @@ def notebook_table(comparison: Sequence[dict[str, Any]], n_nearest: int) -> str:
     Parameters
     ----------
     comparison : sequence of dict
-        ``summary.json``'s ``comparison`` rows, one per experiment.
+        The comparison rows, one per experiment (``Analysis.comparison``, or ``summary.json``'s
+        ``comparison``).
     n_nearest : int
         The ``n`` of the n-nearest accuracy, for the row labels.
 
     Returns
     -------
     str
-        One line per measure, one column per experiment (without a final newline).
+        One line per :data:`mnist_kmeans.tables.COMPARISON_ROWS` entry (short labels), one
+        column per experiment (without a final newline).
     """
-    labels = [label.format(n=n_nearest) for label, _, _ in _NOTEBOOK_ROWS]
-    width = max(len(label) for label in labels) + 2
-    lines = [" " * width + "".join(f"{'k = ' + str(row['k']):>16}" for row in comparison)]
-    for label, (_, key, kind) in zip(labels, _NOTEBOOK_ROWS):
-        cells = "".join(f"{_fmt(row[key], kind):>16}" for row in comparison)
-        lines.append(f"{label:<{width}}{cells}")
-    return "\n".join(lines)
+    from .tables import comparison_lines, study_headers
+
+    lines = comparison_lines(comparison, n_nearest, short=True)
+    width = max(len(label) for label, _ in lines) + 2
+    out = [" " * width + "".join(f"{header:>14}" for header in study_headers(comparison))]
+    for label, values in lines:
+        cells = "".join(f"{'-' if v is None else v:>14}" for v in values)
+        out.append(f"{label:<{width}}{cells}")
+    return "\n".join(out)
 
 
 def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from .report import check_output_dir
+    from .report_folder import check_output_dir
     from .study import NOTEBOOK_EXPERIMENTS, run_notebook
 
     start = time.perf_counter()
@@ -431,15 +412,15 @@ def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
             n_threads=args.threads,
             progress=progress,
         )
-    _, summary = _write(args, studies, images, labels, source, argv)
+    analysis = _write(args, studies, images, labels, source, argv)
     print(
         f"course notebook experiments (init {args.init}, seed {args.seed}) on "
         f"{len(images)} images: {source['origin']}"
     )
-    print(notebook_table(summary["comparison"], summary["n_nearest"]))
+    print(notebook_table(analysis.comparison, analysis.n_nearest))
     print(
-        f"wall time: {_fmt(sum(s.elapsed for s in studies), 's')} s for the runs, "
-        f"{_fmt(time.perf_counter() - start, 's')} s in all"
+        f"wall time: {sum(s.elapsed for s in studies):.1f} s for the runs, "
+        f"{time.perf_counter() - start:.1f} s in all"
     )
     print(f"report: {args.out / 'report.html'}")
     return EXIT_OK
