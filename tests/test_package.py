@@ -48,3 +48,25 @@ def test_unknown_simd_kernel_is_refused():
 
     with pytest.raises(ValueError, match="unknown kernel"):
         _kernel.set_isa("sse9")
+
+
+def test_version_is_written_once():
+    """pyproject.toml reads the version from __init__.py; an installed copy reports the same."""
+    import re
+    from importlib import metadata
+    from pathlib import Path
+
+    import mnist_kmeans
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'(?m)^dynamic = \["version"\]', text)
+    assert not re.search(r"(?m)^version\s*=", text)  # no second copy
+    assert 'input = "python/mnist_kmeans/__init__.py"' in text
+    assert re.fullmatch(r"\d+\.\d+\.\d+", mnist_kmeans.__version__)
+    try:
+        installed = metadata.version("mnist-kmeans")
+    except metadata.PackageNotFoundError:  # the development build: nothing installed
+        return
+    if Path(mnist_kmeans.__file__).resolve().is_relative_to(Path(__file__).resolve().parents[1]):
+        return  # the source tree is imported, whatever else is installed
+    assert installed == mnist_kmeans.__version__

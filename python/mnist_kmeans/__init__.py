@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The one place the version is written: pyproject.toml reads it from here when building.
 __version__ = "0.1.0"
 
 # public name -> module that defines it
@@ -17,8 +18,8 @@ _EXPORTS = {
     "RunResult": "kmeans",
     "lloyd": "kmeans",
     "assign_pass": "kmeans",
-    "initial_centers": "kmeans",
-    "as_float32_rows": "kmeans",
+    "initial_centers": "initialization",
+    "as_float32_rows": "_validation",
     "read_idx": "idx",
     "write_idx": "idx",
     "IDXError": "idx",
