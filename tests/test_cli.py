@@ -175,24 +175,19 @@ def test_help(command: str | None, capsys) -> None:
     assert out.startswith("usage: mnist-kmeans")
 
 
-def test_interrupt_during_runs(tmp_path: Path, capsys, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [(study_module, "lloyd"), (plotting, "save_figure")],
+    ids=["during-runs", "while-writing"],
+)
+def test_interrupt(tmp_path: Path, capsys, monkeypatch, module, name: str) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(study_module, "lloyd", interrupted)
+    monkeypatch.setattr(module, name, interrupted)
     code, _, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "r"))
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_interrupt_while_writing(tmp_path: Path, capsys, monkeypatch) -> None:
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(plotting, "save_figure", interrupted)
-    code, _, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "r"))
-    assert code == 130
     assert list(tmp_path.iterdir()) == []  # no report, no temporary folder
 
 

@@ -11,7 +11,6 @@ sends SIGINT and measures, on the shared monotonic clock, how long the child too
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -27,7 +26,6 @@ import mnist_kmeans
 # Child processes import the same package as this one: the source tree in development, the
 # installed copy in CI (where the source tree has no compiled module).
 PACKAGE_PARENT = Path(mnist_kmeans.__file__).resolve().parents[1]
-HAVE_CLI = importlib.util.find_spec("mnist_kmeans.cli") is not None
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -59,6 +57,37 @@ def wait_for_line(stream, marker: str, timeout: float) -> str:
         if marker in line:
             return line
     raise AssertionError(f"the child never printed {marker!r}; it printed: {''.join(seen)!r}")
+
+
+def interrupt_child(
+    argv: list[str], stream: str, marker: str, timeout: float, delay: float, what: str
+) -> tuple[int, str, str, float, float]:
+    """Start a child Python with argv, SIGINT it delay s after marker shows on stream.
+
+    Returns (status, stdout, stderr, time the signal was sent, time the child had exited), the
+    times on the monotonic clock; the child is killed if anything goes wrong on the way.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+        preexec_fn=default_sigint,
+    )
+    try:
+        wait_for_line(getattr(proc, stream), marker, timeout=timeout)
+        time.sleep(delay)
+        assert proc.poll() is None, f"the {what} ended before it could be interrupted"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        exited = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, out, err, sent, exited
 
 
 FIT_CHILD = """
@@ -98,27 +127,12 @@ FIT_CHILD = """
     ],
 )
 def test_sigint_stops_a_long_fit(n_threads, bound):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(FIT_CHILD), n_threads],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-        preexec_fn=default_sigint,
+    status, out, err, sent, exited = interrupt_child(
+        ["-c", textwrap.dedent(FIT_CHILD), n_threads], "stdout", "started", timeout=60,
+        delay=0.5,  # past the initialisation, into the kernel's passes
+        what="fit",
     )
-    try:
-        wait_for_line(proc.stdout, "started", timeout=60)
-        time.sleep(0.5)  # past the initialisation, into the kernel's passes
-        assert proc.poll() is None, "the fit ended before it could be interrupted"
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        exited = time.monotonic()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 42, f"status {proc.returncode}; stdout {out!r}; stderr {err!r}"
+    assert status == 42, f"status {status}; stdout {out!r}; stderr {err!r}"
     word, caught, where = out.split()
     assert word == "interrupted"
     assert where == "lloyd", f"interrupted in {where}(), not in the kernel call"
@@ -132,27 +146,11 @@ def interrupt_study(folder: Path, marker: str, delay: float, args: tuple[str, ..
 
     Returns (status, stdout, stderr, seconds from the signal to the exit).
     """
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_kmeans", "study", "--out", str(folder / "report"), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=child_env(),
-        preexec_fn=default_sigint,
+    status, out, err, sent, exited = interrupt_child(
+        ["-m", "mnist_kmeans", "study", "--out", str(folder / "report"), *args],
+        "stderr", marker, timeout=120, delay=delay, what="study",
     )
-    try:
-        wait_for_line(proc.stderr, marker, timeout=120)
-        time.sleep(delay)
-        assert proc.poll() is None, "the study ended before it could be interrupted"
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        exited = time.monotonic()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, out, err, exited - sent
+    return status, out, err, exited - sent
 
 
 def run_study_and_interrupt(tmp_path: Path, marker: str, delay: float, *args: str) -> None:
@@ -178,7 +176,6 @@ def run_study_and_interrupt(tmp_path: Path, marker: str, delay: float, *args: st
     pytest.fail("the study finished before SIGINT took effect, three times")
 
 
-@pytest.mark.skipif(not HAVE_CLI, reason="no command line yet")
 def test_sigint_during_study_runs_exits_130_and_writes_nothing(tmp_path):
     # many short runs: the signal lands in the kernel or between runs
     run_study_and_interrupt(
@@ -187,7 +184,6 @@ def test_sigint_during_study_runs_exits_130_and_writes_nothing(tmp_path):
     )
 
 
-@pytest.mark.skipif(not HAVE_CLI, reason="no command line yet")
 def test_sigint_while_writing_the_report_exits_130_and_writes_nothing(tmp_path):
     # one quick run, then the figures and HTML take a while: the signal lands in the writing
     run_study_and_interrupt(

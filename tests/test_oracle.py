@@ -124,13 +124,17 @@ def check_run_against(ours, ref, sk64, sk32) -> None:
                                ref.objective_history[: min(3, ours.n_iter)], rtol=1e-5)
 
 
-@pytest.mark.parametrize("k", KS)
-def test_passes_match_oracle_on_sample(mnist_sample, k):
-    X = mnist_sample[0]
+def check_passes_from_random_start(X, k):
+    """Passes and updates along a run from k random rows (seed k) agree with the oracle."""
     init = initial_centers(X, k, "random", random_state=k)
     for centers in checkpoint_centers(X, init):
         check_pass(X, centers)
         check_update(X, centers)
+
+
+@pytest.mark.parametrize("k", KS)
+def test_passes_match_oracle_on_sample(mnist_sample, k):
+    check_passes_from_random_start(mnist_sample[0], k)
 
 
 @pytest.mark.parametrize("k", KS)
@@ -155,11 +159,7 @@ def test_every_simd_kernel_matches_oracle(mnist_sample, isa):
 @pytest.mark.slow
 @pytest.mark.parametrize("k", KS)
 def test_passes_match_oracle_on_60k(mnist_train, k):
-    X = mnist_train[0]
-    init = initial_centers(X, k, "random", random_state=k)
-    for centers in checkpoint_centers(X, init):
-        check_pass(X, centers)
-        check_update(X, centers)
+    check_passes_from_random_start(mnist_train[0], k)
 
 
 @pytest.mark.slow
