@@ -1,10 +1,12 @@
 """Checks of user input, shared by the public entry points.
 
-Each public entry point (``KMeans.fit``/``predict``/``score``, :func:`~mnist_kmeans.initial_centers`,
-:func:`~mnist_kmeans.study.run_study`, :func:`~mnist_kmeans.study.run_notebook`,
-:func:`~mnist_kmeans.analysis.analyze_studies`, the evaluation and plotting functions) validates its
-input once, with the helpers here; the internal functions it calls trust what they are given and
-say so in their docstrings, as scikit-learn's internals do.
+Each public entry point (``KMeans.fit``/``predict``/``score``,
+:func:`~mnist_kmeans.initial_centers`, :func:`~mnist_kmeans.study.run_study`,
+:func:`~mnist_kmeans.study.run_notebook`, :func:`~mnist_kmeans.analysis.analyze_studies`, the
+evaluation, neighbour and plotting functions) validates its input once, with the helpers here;
+the internal functions it calls trust what they are given and say so in their docstrings, as
+scikit-learn's internals do. (One convention of the result containers lives here too:
+:func:`read_only_arrays`.)
 
 This module imports NumPy only, so that the modules that must stay light (neighbors, evaluation,
 plotting) can use it.
