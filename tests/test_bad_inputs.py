@@ -7,6 +7,9 @@ keep the two in step (test_docs_table_names_every_case checks the ids).
 
 Further tests pin down inputs that are accepted on purpose (documented), what the unchecked
 lower layer does with NaN (no crash, labels in range), and values near float32's limits.
+
+Over 500 lines because CASES is one table, a row per documented case, kept whole so that it
+reads beside docs/bad_inputs.md.
 """
 
 from __future__ import annotations
