@@ -114,7 +114,6 @@ void GroupBounds::fill(GroupArgs& args, index_t row0) {
     args.order = order_.data();
     args.position = position_.data();
     args.n_units = n_units_;
-    args.gap = b.gap;
     args.center_drift = b.drift;
     args.score_error_const = b.score_error_const;
     args.score_error_slope = b.score_error_slope;
