@@ -10,7 +10,7 @@
 #include <string>
 
 #include "kmeans/dispatch.hpp"
-#include "kmeans/hamerly.hpp"
+#include "kmeans/row_facts.hpp"
 #include "kmeans/lloyd.hpp"
 
 namespace py = pybind11;
@@ -162,7 +162,7 @@ py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::ha
 bool exact_sums(const py::handle& X_obj) {
     Problem p = check(X_obj, X_obj, py::none());
     py::gil_scoped_release release;
-    return kmeans::HamerlyBounds(p.X.data(), p.n, p.d, 1, 1, false).exact_sums();
+    return kmeans::RowFacts(p.X.data(), p.n, p.d, 1).exact_sums();
 }
 
 }  // namespace

@@ -28,6 +28,14 @@
 #include "chunk.hpp"
 
 namespace kmeans {
+
+// The margin E(x) = constant + slope |x| (plain data: outside the unnamed namespace below, so
+// that classes of the generic code can hold one).
+struct ScoreError {
+    double constant;  // a
+    double slope;     // b
+};
+
 namespace {
 
 // u: the unit roundoff of float32.
@@ -70,11 +78,6 @@ inline double distance_error(index_t d) { return kMarginSlack * gamma_of(d, kDis
 
 // E(x) = a + b |x| for centers whose largest squared norm is cmax2 (computed in double, the
 // caller has not yet rounded it up), in d dimensions.
-struct ScoreError {
-    double constant;  // a
-    double slope;     // b
-};
-
 inline ScoreError score_error_margins(double cmax2, index_t d) {
     cmax2 *= kUp;
     const double cmax = std::sqrt(cmax2) * kUp;
