@@ -57,8 +57,8 @@ struct ChunkArgs {
     double* weight_sums;        // in/out: (k) weight per cluster, accumulated into
     std::uint8_t* touched;      // out: (k) set to 1 for every cluster whose sums the chunk
                                 //      changed (bounded kernels only; nullptr otherwise)
-    double objective;           // out: sum of w * sq_dist over the chunk, in row order
-    double sum_dist;            // out: sum of w * sqrt(sq_dist) over the chunk, in row order
+    double inertia;             // out: sum of w * sq_dist over the chunk, in row order
+    double j_clust;             // out: sum of w * sqrt(sq_dist) over the chunk, in row order
 };
 
 // What the distance pass of one chunk computes; sums are accumulated only when accumulate is set.

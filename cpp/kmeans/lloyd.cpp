@@ -29,8 +29,8 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
         const PassStats pass = passes.run(centers, out, lean);
         run.rows_scored.push_back(pass.rows_scored);
         if (options.record_history) {
-            run.objective.push_back(pass.objective);
-            run.sum_dist.push_back(pass.sum_dist);
+            run.inertia_history.push_back(pass.inertia);
+            run.j_clust_history.push_back(pass.j_clust);
         }
         run.n_iter = it + 1;
         // The candidates for empty clusters: every row of this pass, whose distances must then
@@ -50,8 +50,8 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             strict = true;
             run.converged = true;
             const PassStats last = pass.lean ? passes.refresh(centers, labels, sq_dist) : pass;
-            run.final_objective = last.objective;
-            run.final_sum_dist = last.sum_dist;
+            run.inertia = last.inertia;
+            run.j_clust = last.j_clust;
             break;
         }
         for (const Move& m : step.moves) {
@@ -74,8 +74,8 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             return run;
         }
         const PassStats pass = passes.plain(centers, PassOutputs{labels, sq_dist});
-        run.final_objective = pass.objective;
-        run.final_sum_dist = pass.sum_dist;
+        run.inertia = pass.inertia;
+        run.j_clust = pass.j_clust;
     }
     return run;
 }

@@ -26,8 +26,8 @@ bool has_openmp();
 int max_threads();
 
 struct PassStats {
-    double objective = 0.0;  // sum of w * squared distance to the nearest center
-    double sum_dist = 0.0;   // sum of w * distance (the notebook's J_clust)
+    double inertia = 0.0;    // sum of w * squared distance to the nearest center
+    double j_clust = 0.0;    // sum of w * distance (the notebook's J_clust)
     index_t rows_scored = 0; // rows scored against every center (see RunStats::rows_scored)
     bool lean = false;       // a lean pass (see RunOptions): no objectives, some sq_dist stale
 };
@@ -70,7 +70,7 @@ struct RunOptions {
     double tol = 0.0;    // stop when the squared center shift is <= tol; 0: only when no label changes
     int n_threads = 1;   // OpenMP threads for each pass
     Algorithm algorithm = Algorithm::lloyd;
-    // false: no per-iteration objectives (RunStats::objective and sum_dist stay empty), which
+    // false: no per-iteration objectives (RunStats::inertia_history and j_clust_history stay empty), which
     // lets the bounded algorithms skip rows without reading them: a row whose carried upper
     // bound (its last distance plus its center's drift) already proves its label is not read
     // at all. Only with exact incremental sums (see hamerly.hpp); labels, centers, the final
@@ -79,10 +79,10 @@ struct RunOptions {
 };
 
 struct RunStats {
-    std::vector<double> objective;  // per iteration: objective of the assignment to its centers
-    std::vector<double> sum_dist;   // per iteration: J_clust of the same assignment
-    double final_objective = 0.0;   // of the returned labels and centers
-    double final_sum_dist = 0.0;
+    std::vector<double> inertia_history;  // per iteration: inertia of the assignment to its centers
+    std::vector<double> j_clust_history;  // per iteration: J_clust of the same assignment
+    double inertia = 0.0;                 // of the returned labels and centers
+    double j_clust = 0.0;
     int n_iter = 0;
     bool converged = false;
     index_t n_relocated = 0;        // empty clusters moved to the farthest point

@@ -152,16 +152,16 @@ PassStats chunked_pass(const Rows& rows, const float* centers, index_t k, const 
         a.touched = accumulate ? slot_touched + slot * k : nullptr;
         call(a, chunk, t);
         PassStats& s = slot_stats[static_cast<size_t>(slot)];
-        s.objective = a.objective;
-        s.sum_dist = a.sum_dist;
+        s.inertia = a.inertia;
+        s.j_clust = a.j_clust;
     };
     // Chunk order: the sums do not depend on which thread ran which chunk.
     auto merge = [&](index_t chunk, index_t slot) {
         const PassStats& s = slot_stats[static_cast<size_t>(slot)];
-        stats.objective += s.objective;
-        stats.sum_dist += s.sum_dist;
-        if (out.chunk_inertia) out.chunk_inertia[chunk] = s.objective;
-        if (out.chunk_j_clust) out.chunk_j_clust[chunk] = s.sum_dist;
+        stats.inertia += s.inertia;
+        stats.j_clust += s.j_clust;
+        if (out.chunk_inertia) out.chunk_inertia[chunk] = s.inertia;
+        if (out.chunk_j_clust) out.chunk_j_clust[chunk] = s.j_clust;
         if (!accumulate) return;
         double* my_sums = slot_sums + slot * k * d;
         double* my_w = slot_w + slot * k;
@@ -255,8 +255,8 @@ PassStats Passes::refresh(const float* centers, std::int32_t* labels, float* sq_
                             b.chunk = a;
                             b.refresh = true;
                             kernel(b, false);
-                            a.objective = b.chunk.objective;
-                            a.sum_dist = b.chunk.sum_dist;
+                            a.inertia = b.chunk.inertia;
+                            a.j_clust = b.chunk.j_clust;
                         });
 }
 
@@ -289,8 +289,8 @@ PassStats Passes::bounded(const float* centers, const PassOutputs& out, bool lea
             b.incremental = incremental;
             b.lean = lean && incremental;
             kernel(b, accumulate);
-            a.objective = b.chunk.objective;
-            a.sum_dist = b.chunk.sum_dist;
+            a.inertia = b.chunk.inertia;
+            a.j_clust = b.chunk.j_clust;
             scored[static_cast<size_t>(chunk)] = b.n_scored;
         });
     stats.rows_scored = std::accumulate(scored.begin(), scored.end(), index_t{0});
@@ -331,8 +331,8 @@ PassStats Passes::grouped(const float* centers, const PassOutputs& out, bool lea
             g.unit_min = unit_min + ti * sweep * 2 * units;
             g.raw = raw + ti * 4 * kUnitCenters;
             kernel(g, accumulate);
-            a.objective = g.chunk.objective;
-            a.sum_dist = g.chunk.sum_dist;
+            a.inertia = g.chunk.inertia;
+            a.j_clust = g.chunk.j_clust;
             scored[static_cast<size_t>(chunk)] = g.n_scored;
         });
     const index_t total = std::accumulate(scored.begin(), scored.end(), index_t{0});

@@ -12,6 +12,8 @@ Layers:
   greedy 'k-means++', or a given array;
 * :func:`lloyd` - one run of Lloyd's algorithm in the kernel, from given centers, returning a
   :class:`RunResult` (used by the estimator and by :mod:`mnist_kmeans.study`);
+* :func:`assign_pass` and :func:`lloyd_step` - one pass and one step of that run, for drivers
+  that run the loop themselves (a pass per block of rows, e.g. on a cluster);
 * :class:`KMeans` - the estimator: restarts, fit/predict/transform/score.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
@@ -35,7 +37,13 @@ __all__ = [
     "RunResult",
     "RestartSummary",
     "PassResult",
+    "RelocationCandidates",
+    "StepResult",
     "assign_pass",
+    "lloyd_step",
+    "merge_candidates",
+    "relocation_candidates",
+    "sum_in_order",
     "as_float32_rows",
     "check_sample_weight",
     "initial_centers",
@@ -294,6 +302,15 @@ class PassResult:
     weight_sums : ndarray of shape (n_clusters,), float64
     inertia, j_clust : float
         Sum of (weighted) squared distances, and of distances.
+    chunk_inertia, chunk_j_clust : ndarray of shape (ceil(n_samples / chunk_rows),), float64
+        The share of each chunk of ``_kernel.chunk_rows`` (512) rows, in row order.
+        ``inertia`` is their sum added in that order starting from 0.0 (see
+        :func:`sum_in_order`), so a driver that passes over row blocks whose boundaries are
+        multiples of 512 rows and adds all their chunks in global order gets the inertia of
+        one pass over all rows, bit for bit (the sums only when they are exact).
+    n_changed : int
+        Rows whose label differs from ``previous_labels``; every row when none were given
+        (as at the first pass of a run).
     """
 
     labels: np.ndarray
@@ -302,6 +319,9 @@ class PassResult:
     weight_sums: np.ndarray
     inertia: float
     j_clust: float
+    chunk_inertia: np.ndarray | None = None
+    chunk_j_clust: np.ndarray | None = None
+    n_changed: int = 0
 
 
 def assign_pass(
@@ -310,17 +330,262 @@ def assign_pass(
     *,
     sample_weight: np.ndarray | None = None,
     n_threads: int | None = None,
+    previous_labels: np.ndarray | None = None,
 ) -> PassResult:
     """One pass of the kernel over X: nearest centers and per-cluster sums.
 
     X must come from :func:`as_float32_rows` and centers be float32 of shape
     (n_clusters, n_features). Summing ``sums`` and ``weight_sums`` over the chunks of a larger
-    array and dividing gives the next centers of a Lloyd iteration over the whole array.
+    array and dividing gives the next centers of a Lloyd iteration over the whole array (or
+    pass them to :func:`lloyd_step`). ``previous_labels`` (int32, one per row): count in
+    ``n_changed`` the rows whose label differs from them.
     """
-    labels, sq, sums, weights, inertia, j_clust = _kernel.assign(
-        X, centers, sample_weight, True, _resolve_threads(n_threads)
+    out = _kernel.assign(
+        X, centers, sample_weight, True, _resolve_threads(n_threads), previous_labels
     )
-    return PassResult(labels, sq, sums, weights, float(inertia), float(j_clust))
+    return PassResult(
+        labels=out.labels,
+        sq_distances=out.sq_distances,
+        sums=out.sums,
+        weight_sums=out.weight_sums,
+        inertia=float(out.inertia),
+        j_clust=float(out.j_clust),
+        chunk_inertia=out.chunk_inertia,
+        chunk_j_clust=out.chunk_j_clust,
+        n_changed=int(out.n_changed),
+    )
+
+
+def sum_in_order(values: Any) -> float:
+    """The float64 sum of values added one by one in order, starting from 0.0.
+
+    This is how the kernel adds the objectives of its chunks: folding the ``chunk_inertia`` of
+    several passes in global chunk order reproduces one pass's ``inertia`` bit for bit (a
+    pairwise or compensated sum, as ``np.sum`` or ``math.fsum``, would not).
+    """
+    total = 0.0
+    for v in np.asarray(values, dtype=np.float64).ravel():
+        total += float(v)
+    return total
+
+
+@dataclass(frozen=True)
+class RelocationCandidates:
+    """Rows that may take an empty cluster, in priority order, with what the step needs.
+
+    Priority order: largest squared distance first, lowest row index on ties; only rows with a
+    squared distance > 0 and a weight > 0. Made by :func:`relocation_candidates` (for a block of
+    rows, possibly the first few only) and :func:`merge_candidates` (the blocks of a
+    distributed pass), used by :func:`lloyd_step`.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (m,), int64
+        Global row indices (what the moves report).
+    labels : ndarray of shape (m,), int32
+        Each row's cluster in the pass.
+    weights : ndarray of shape (m,), float64, or None
+        Each row's weight (None: all 1).
+    X : ndarray of shape (m, n_features), float32
+        The rows themselves.
+    sq_distances : ndarray of shape (m,), float32
+        Each row's squared distance to its center (the priority; used when merging).
+    complete : bool
+        True when every eligible row is listed; False when the list is the first m of them
+        only (a step that runs out of it reports ``candidates_exhausted``).
+    """
+
+    rows: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray | None
+    X: np.ndarray
+    sq_distances: np.ndarray
+    complete: bool
+
+
+def relocation_candidates(
+    X: np.ndarray,
+    labels: np.ndarray,
+    sq_distances: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    *,
+    limit: int | None = None,
+    first_row: int = 0,
+) -> RelocationCandidates:
+    """The relocation candidates of a pass over X (or over a block of rows).
+
+    ``limit``: the first ``limit`` candidates only, selected in O(n) (a step needs at most
+    the number of empty clusters plus n_clusters of them, unless float weights make it skip
+    more: it then reports ``candidates_exhausted``); None: all of them. ``first_row``: the
+    global index of X's first row, for a block of a larger array. X must come from
+    :func:`as_float32_rows`; labels and sq_distances from the pass (int32, float32).
+    """
+    order = _kernel.relocation_candidates(sq_distances, sample_weight, limit)
+    weights = None if sample_weight is None else sample_weight[order]
+    return RelocationCandidates(
+        rows=order + np.int64(first_row),
+        labels=np.ascontiguousarray(labels[order], dtype=np.int32),
+        weights=weights,
+        X=np.ascontiguousarray(X[order]),
+        sq_distances=sq_distances[order],
+        complete=limit is None or len(order) < limit,
+    )
+
+
+def merge_candidates(parts: Any) -> RelocationCandidates:
+    """The candidates of several blocks (global row indices), merged in priority order.
+
+    When some block's list is not complete, the result keeps only the prefix that is certainly
+    in the global order: as many rows as the shortest incomplete list (for lists made with the
+    same ``limit``, that many), and is not complete either.
+    """
+    parts = list(parts)
+    if not parts:
+        raise ValueError("merge_candidates needs at least one block's candidates")
+    sq = np.concatenate([p.sq_distances for p in parts])
+    rows = np.concatenate([p.rows for p in parts])
+    order = np.lexsort((rows, -sq.astype(np.float64)))  # sq descending, then row ascending
+    complete = all(p.complete for p in parts)
+    if not complete:
+        order = order[: min(len(p.rows) for p in parts if not p.complete)]
+    weighted = any(p.weights is not None for p in parts)
+    weights = (
+        np.concatenate(
+            [p.weights if p.weights is not None else np.ones(len(p.rows)) for p in parts]
+        )[order]
+        if weighted
+        else None
+    )
+    return RelocationCandidates(
+        rows=rows[order],
+        labels=np.concatenate([p.labels for p in parts])[order],
+        weights=weights,
+        X=np.ascontiguousarray(np.concatenate([p.X for p in parts])[order]),
+        sq_distances=sq[order],
+        complete=complete,
+    )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One Lloyd step (see :func:`lloyd_step`).
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_clusters, n_features), float32
+        The new centers (the given ones when ``converged`` at a fixed point, or when
+        ``candidates_exhausted``).
+    sums : ndarray of shape (n_clusters, n_features), float64
+    weight_sums : ndarray of shape (n_clusters,), float64
+        The pass's, after the relocations.
+    shift : float
+        Sum over the clusters of the squared distance each center moved.
+    moved_rows : ndarray of shape (n_relocated,), int64
+    moved_from, moved_to : ndarray of shape (n_relocated,), int32
+        The rows moved to empty clusters, in order: apply ``labels[moved_rows] = moved_to``.
+    n_relocated : int
+    converged : bool
+        No label changed and nothing was relocated after the previous pass (a fixed point:
+        the pass's labels, distances and objectives are final), or the shift is within tol.
+    final_pass : bool
+        Stop after one more assignment pass with ``centers`` (not counted as an iteration),
+        which makes labels, distances and objectives describe them: set when the shift is
+        within tol and when the pass was the max_iter-th.
+    candidates_exhausted : bool
+        The candidates ran out before every empty cluster was served and the list was not
+        complete: nothing was done; call again with more candidates.
+    """
+
+    centers: np.ndarray
+    sums: np.ndarray
+    weight_sums: np.ndarray
+    shift: float
+    moved_rows: np.ndarray
+    moved_from: np.ndarray
+    moved_to: np.ndarray
+    n_relocated: int
+    converged: bool
+    final_pass: bool
+    candidates_exhausted: bool
+
+    @property
+    def done(self) -> bool:
+        """Stop iterating (after the final pass, when ``final_pass``)."""
+        return self.converged or self.final_pass
+
+
+def _candidates_tuple(c: RelocationCandidates) -> tuple:
+    return (c.rows, c.labels, c.weights, c.X, bool(c.complete))
+
+
+def lloyd_step(
+    centers: np.ndarray,
+    sums: np.ndarray,
+    weight_sums: np.ndarray,
+    *,
+    n_changed: int,
+    iteration: int,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    relocated_last: bool = False,
+    candidates: RelocationCandidates | Callable[[int | None], RelocationCandidates] | None = None,
+) -> StepResult:
+    """One Lloyd step after an assignment pass: the code :func:`lloyd` runs after every pass.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (n_clusters, n_features), float32
+        The centers of the pass.
+    sums, weight_sums : ndarray, float64
+        The pass's per-cluster sums and weights (summed over the blocks of a distributed pass).
+    n_changed : int
+        Rows whose label differs from the previous pass's labels after its relocations
+        (:attr:`PassResult.n_changed`); anything > 0 at the first pass.
+    iteration : int
+        Passes run so far, this one included (1 at the first).
+    max_iter, tol :
+        As for :func:`lloyd` (tol absolute).
+    relocated_last : bool
+        The previous step relocated rows (its ``n_relocated > 0``).
+    candidates :
+        Rows for the empty clusters: :class:`RelocationCandidates`, or a callable taking the
+        number wanted (None: all) and returning them (called only when a cluster is empty), or
+        None (a step that needs candidates then reports ``candidates_exhausted``).
+
+    The rule (cpp/kmeans/step.hpp): at a fixed point (no label changed, no relocation after
+    the previous pass) the run has converged and nothing changes. Otherwise each empty
+    cluster, in index order, takes the next candidate whose own cluster keeps weight without
+    it; every cluster with weight moves to its weighted mean; and the run stops after a final
+    pass when the shift is within tol (converged) or this was the max_iter-th pass.
+    """
+    if callable(candidates):
+        get = candidates
+
+        def source(wanted: int) -> tuple:
+            return _candidates_tuple(get(None if wanted < 0 else int(wanted)))
+
+        arg: Any = source
+    elif candidates is None:
+        arg = None
+    else:
+        arg = _candidates_tuple(candidates)
+    out = _kernel.lloyd_step(
+        centers, sums, weight_sums, int(n_changed), bool(relocated_last), int(iteration),
+        int(max_iter), float(tol), arg,
+    )
+    return StepResult(
+        centers=out.centers,
+        sums=out.sums,
+        weight_sums=out.weight_sums,
+        shift=float(out.shift),
+        moved_rows=out.moved_rows,
+        moved_from=out.moved_from,
+        moved_to=out.moved_to,
+        n_relocated=int(out.n_relocated),
+        converged=bool(out.converged),
+        final_pass=bool(out.final_pass),
+        candidates_exhausted=bool(out.candidates_exhausted),
+    )
 
 
 ALGORITHMS = ("auto", "lloyd", "hamerly", "yinyang", "elkan")
@@ -330,6 +595,9 @@ MAX_BOUND_BYTES = 2 * 1024**3
 
 # 'auto' uses Yinyang's unit bounds from this many clusters on (Hamerly's single bound below),
 # as long as they take at most AUTO_BOUND_BYTES (a fit should not need much more than X).
+# 48 lies between the k of benchmarks/results_2026-11-27b.md part a (MNIST 60k, 2 AVX2 cores)
+# where Hamerly's pass is faster (k = 20: 13.6 ms against 16.7 ms) and those where Yinyang's
+# is as fast or faster (k = 64: 23.0 against 23.4 ms; k = 256: 49.4 against 75.8 ms).
 AUTO_YINYANG_MIN_CLUSTERS = 48
 AUTO_BOUND_BYTES = 64 * 1024**2
 
@@ -340,8 +608,8 @@ def _n_rows(a: Any) -> int:
 
 
 def _bound_bytes(algorithm: str, n_samples: int, n_clusters: int) -> int:
-    per_row = n_clusters if algorithm == "elkan" else -(-n_clusters // 16)
-    return 4 * n_samples * per_row
+    # the kernel's own count: 4 bytes a row and center (elkan) or unit of 16 centers (yinyang)
+    return int(_kernel.bound_bytes(algorithm, n_samples, n_clusters))
 
 
 def _resolve_algorithm(algorithm: str, max_iter: int, n_samples: int, n_clusters: int) -> str:
@@ -420,18 +688,18 @@ def lloyd(
         bool(record_history),
     )
     return RunResult(
-        centers=out["centers"],
-        labels=out["labels"],
-        sq_distances=out["sq_distances"],
-        inertia_history=out["objective_history"],
-        j_clust_history=out["sum_dist_history"],
-        inertia=float(out["objective"]),
-        j_clust=float(out["sum_dist"]),
-        n_iter=int(out["n_iter"]),
-        converged=bool(out["converged"]),
-        n_relocated=int(out["n_relocated"]),
+        centers=out.centers,
+        labels=out.labels,
+        sq_distances=out.sq_distances,
+        inertia_history=out.inertia_history,
+        j_clust_history=out.j_clust_history,
+        inertia=float(out.inertia),
+        j_clust=float(out.j_clust),
+        n_iter=int(out.n_iter),
+        converged=bool(out.converged),
+        n_relocated=int(out.n_relocated),
         init_centers=init_centers,
-        rows_scored=out["rows_scored"],
+        rows_scored=out.rows_scored,
     )
 
 
@@ -618,10 +886,9 @@ default='k-means++'
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         weights = check_sample_weight(sample_weight, X.shape[0])
-        labels, sq_dist, _, _, objective, _ = _kernel.assign(
-            X, self.cluster_centers_, weights, False, _resolve_threads(self.n_threads)
-        )
-        return labels, sq_dist, objective
+        threads = _resolve_threads(self.n_threads)
+        out = _kernel.assign(X, self.cluster_centers_, weights, False, threads)
+        return out.labels, out.sq_distances, out.inertia
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest center of each row, ndarray of shape (n_samples,), int32."""

@@ -34,14 +34,14 @@ inline void store_label(ChunkArgs& a, index_t i, std::int32_t label, bool score_
 inline void finish_rows(ChunkArgs& a, const std::int32_t* previous, const std::uint32_t* row_groups,
                         bool incremental, bool accumulate, bool lean = false) {
     const index_t d = a.d, words = group_words(d);
-    double objective = 0.0, sum_dist = 0.0;
+    double inertia = 0.0, j_clust = 0.0;
     for (index_t i = 0; i < a.rows; ++i) {
         const index_t label = a.labels[i];
         const double w = a.weights ? a.weights[i] : 1.0;
         if (!lean) {
             const float d2 = a.sq_dist[i];
-            objective += w * static_cast<double>(d2);
-            sum_dist += w * std::sqrt(static_cast<double>(d2));
+            inertia += w * static_cast<double>(d2);
+            j_clust += w * std::sqrt(static_cast<double>(d2));
         }
         if (!accumulate) continue;
         // the row's own nonzero groups: skipping zeros changes no sum (see add_row)
@@ -64,8 +64,8 @@ inline void finish_rows(ChunkArgs& a, const std::int32_t* previous, const std::u
         a.weight_sums[label] += w;
         a.touched[label] = 1;
     }
-    a.objective = objective;
-    a.sum_dist = sum_dist;
+    a.inertia = inertia;
+    a.j_clust = j_clust;
 }
 
 }  // namespace

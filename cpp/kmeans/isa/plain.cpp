@@ -15,8 +15,8 @@ namespace KMEANS_ISA_NAMESPACE {
 namespace {
 
 // Rows [s0, s1) of the chunk (at most kSweepRows): labels, distances, objectives and sums.
-void sweep(ChunkArgs& a, index_t s0, index_t s1, bool accumulate, double& objective,
-           double& sum_dist) {
+void sweep(ChunkArgs& a, index_t s0, index_t s1, bool accumulate, double& inertia,
+           double& j_clust) {
     const index_t d = a.d, list_stride = column_list_stride(d);
     const float* rows[kSweepRows];
     for (index_t i = s0; i < s1; ++i) rows[i - s0] = a.X + i * d;
@@ -39,8 +39,8 @@ void sweep(ChunkArgs& a, index_t s0, index_t s1, bool accumulate, double& object
         const float d2 = squared_distance(xi, a.centers + label * d, d);
         a.sq_dist[i] = d2;
         const double w = a.weights ? a.weights[i] : 1.0;
-        objective += w * static_cast<double>(d2);
-        sum_dist += w * std::sqrt(static_cast<double>(d2));
+        inertia += w * static_cast<double>(d2);
+        j_clust += w * std::sqrt(static_cast<double>(d2));
         if (accumulate) {
             // the nonzero groups of the row's register block: a superset of the row's own
             const std::int32_t* list = a.column_lists + ((i - s0) / R) * list_stride;
@@ -62,13 +62,13 @@ void process_chunk(ChunkArgs& a, bool accumulate) {
     // With one block of centers, a sweep is one register block of rows: its rows stay in L1
     // from the column list to the sums.
     const index_t sweep_rows = n_groups <= center_block_groups(a.d) ? R : kSweepRows;
-    double objective = 0.0, sum_dist = 0.0;
+    double inertia = 0.0, j_clust = 0.0;
     for (index_t s0 = 0; s0 < a.rows; s0 += sweep_rows) {
         const index_t s1 = s0 + sweep_rows < a.rows ? s0 + sweep_rows : a.rows;
-        sweep(a, s0, s1, accumulate, objective, sum_dist);
+        sweep(a, s0, s1, accumulate, inertia, j_clust);
     }
-    a.objective = objective;
-    a.sum_dist = sum_dist;
+    a.inertia = inertia;
+    a.j_clust = j_clust;
 }
 
 }  // namespace KMEANS_ISA_NAMESPACE
