@@ -1,5 +1,6 @@
 // Test driver of the kernel without Python: every entry point (assign_pass with and without
-// sums and weights, lloyd_run), with every SIMD kernel this CPU can run, on edge shapes,
+// sums and weights, lloyd_step, relocation_candidates, lloyd_run), with every SIMD kernel this
+// CPU can run, on edge shapes,
 // checked against a plain double-precision brute force written here. Built by
 // -DMNIST_KMEANS_DRIVER=ON; scripts/run_sanitizers.sh runs it under ASan + UBSan.
 //
@@ -17,7 +18,10 @@
 //     centers equal to the means of their members at a strict fixed point, a non-increasing
 //     objective, the same clustering as a double brute-force Lloyd on separated blobs;
 //   * bitwise identity of 1, 2 and 3 threads, of concurrent calls from several std::threads,
-//     and of calls nested inside an outer OpenMP parallel region.
+//     and of calls nested inside an outer OpenMP parallel region;
+//   * the step: a loop of assign_pass + lloyd_step gives lloyd_run's results bit for bit (the
+//     per-chunk objectives, added in order, give the pass's); truncated candidate lists report
+//     exhaustion and change nothing; the candidates are a prefix of the full order.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -33,6 +37,7 @@
 
 #include "kmeans/dispatch.hpp"
 #include "kmeans/lloyd.hpp"
+#include "kmeans/step.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -165,7 +170,7 @@ void check_assignment(const Problem& p, const float* C, const std::int32_t* labe
 
 struct Sums {
     std::vector<double> sums, wsum;
-    double objective = 0.0, sum_dist = 0.0;
+    double inertia = 0.0, j_clust = 0.0;
     std::vector<double> abs_sums;  // sum |w x| per entry, for tolerances
 };
 
@@ -183,14 +188,22 @@ Sums brute_sums(const Problem& p, const std::int32_t* labels, const float* sq_di
             s.abs_sums[L * p.d + j] += std::fabs(w * p.X[i * p.d + j]);
         }
         s.wsum[L] += w;
-        s.objective += w * sq_dist[i];
-        s.sum_dist += w * std::sqrt(static_cast<double>(sq_dist[i]));
+        s.inertia += w * sq_dist[i];
+        s.j_clust += w * std::sqrt(static_cast<double>(sq_dist[i]));
     }
     return s;
 }
 
 bool close(double a, double b, double scale) {
     return std::fabs(a - b) <= 1e-12 * scale + 1e-300;
+}
+
+bool same_double(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Two passes' statistics, bit for bit.
+bool same_stats(const kmeans::PassStats& a, const kmeans::PassStats& b) {
+    return same_double(a.inertia, b.inertia) && same_double(a.j_clust, b.j_clust) &&
+           a.rows_scored == b.rows_scored && a.lean == b.lean;
 }
 
 // Run assign_pass with and without sums, for 1, 2 and 3 threads; check against the brute force
@@ -226,10 +239,10 @@ void test_assign(const Problem& p) {
         obj_scale += std::fabs(w * base.sq[i]);
         dist_scale += std::fabs(w * std::sqrt(static_cast<double>(base.sq[i])));
     }
-    check(close(base.stats.objective, b.objective, obj_scale),
-          fmt("objective %.17g, brute force %.17g", base.stats.objective, b.objective));
-    check(close(base.stats.sum_dist, b.sum_dist, dist_scale),
-          fmt("sum_dist %.17g, brute force %.17g", base.stats.sum_dist, b.sum_dist));
+    check(close(base.stats.inertia, b.inertia, obj_scale),
+          fmt("inertia %.17g, brute force %.17g", base.stats.inertia, b.inertia));
+    check(close(base.stats.j_clust, b.j_clust, dist_scale),
+          fmt("j_clust %.17g, brute force %.17g", base.stats.j_clust, b.j_clust));
     int bad = 0;
     for (index_t e = 0; e < k * d; ++e) {
         if (!close(base.sums[e], b.sums[e], b.abs_sums[e]) && bad++ < 3) {
@@ -248,8 +261,7 @@ void test_assign(const Problem& p) {
     // Without sums: the same labels, distances and objectives; sums untouched (null).
     const Out plain = run(false, 1);
     check(plain.labels == base.labels && plain.sq == base.sq, "accumulate=false changes labels");
-    check(std::memcmp(&plain.stats, &base.stats, sizeof base.stats) == 0,
-          "accumulate=false changes the objective");
+    check(same_stats(plain.stats, base.stats), "accumulate=false changes the objective");
 
     // Any number of threads: bitwise identical.
     for (int threads : {2, 3, 8}) {
@@ -264,7 +276,7 @@ void test_assign(const Problem& p) {
                               o.wsum.size() == ref.wsum.size() &&
                               same_bytes(o.wsum.data(), ref.wsum.data(),
                                          sizeof(double) * o.wsum.size()) &&
-                              std::memcmp(&o.stats, &ref.stats, sizeof o.stats) == 0;
+                              same_stats(o.stats, ref.stats);
             check(same, "assign_pass with " + std::to_string(threads) +
                             " threads differs from 1 thread (accumulate=" +
                             std::to_string(accumulate) + ")");
@@ -305,9 +317,9 @@ bool identical(const RunOut& a, const RunOut& b) {
            same_bytes(a.centers.data(), b.centers.data(), sizeof(float) * a.centers.size()) &&
            a.labels == b.labels && a.sq.size() == b.sq.size() &&
            same_bytes(a.sq.data(), b.sq.data(), sizeof(float) * a.sq.size()) &&
-           same_d(a.stats.objective, b.stats.objective) && same_d(a.stats.sum_dist, b.stats.sum_dist) &&
-           std::memcmp(&a.stats.final_objective, &b.stats.final_objective, sizeof(double)) == 0 &&
-           std::memcmp(&a.stats.final_sum_dist, &b.stats.final_sum_dist, sizeof(double)) == 0 &&
+           same_d(a.stats.inertia_history, b.stats.inertia_history) &&
+           same_d(a.stats.j_clust_history, b.stats.j_clust_history) &&
+           same_double(a.stats.inertia, b.stats.inertia) && same_double(a.stats.j_clust, b.stats.j_clust) &&
            a.stats.n_iter == b.stats.n_iter && a.stats.converged == b.stats.converged &&
            a.stats.n_relocated == b.stats.n_relocated && a.stats.interrupted == b.stats.interrupted;
 }
@@ -318,8 +330,8 @@ void test_lloyd(const Problem& p) {
     const kmeans::RunStats& s = r.stats;
     check(!s.interrupted, "lloyd_run: interrupted without a stop request");
     check(s.n_iter >= 1 && s.n_iter <= 300, "lloyd_run: n_iter out of range");
-    check(static_cast<index_t>(s.objective.size()) == s.n_iter &&
-              static_cast<index_t>(s.sum_dist.size()) == s.n_iter,
+    check(static_cast<index_t>(s.inertia_history.size()) == s.n_iter &&
+              static_cast<index_t>(s.j_clust_history.size()) == s.n_iter,
           "lloyd_run: history length differs from n_iter");
     bool finite = true;
     for (float c : r.centers) finite = finite && std::isfinite(c);
@@ -328,18 +340,18 @@ void test_lloyd(const Problem& p) {
     const Sums b = brute_sums(p, r.labels.data(), r.sq.data());
     double obj_scale = 0.0;
     for (index_t i = 0; i < n; ++i) obj_scale += (p.w.empty() ? 1.0 : p.w[i]) * r.sq[i];
-    check(close(s.final_objective, b.objective, obj_scale),
-          fmt("final_objective %.17g, brute force %.17g", s.final_objective, b.objective));
+    check(close(s.inertia, b.inertia, obj_scale),
+          fmt("inertia %.17g, brute force %.17g", s.inertia, b.inertia));
     // Lloyd never increases the objective (up to float32 rounding of the distances).
-    for (size_t i = 1; i < s.objective.size(); ++i) {
-        const double slack = 1e-5 * s.objective[i - 1] + 1e-30;
-        check(s.objective[i] <= s.objective[i - 1] + slack,
-              fmt("objective rose at iteration %.0f: %.17g -> %.17g", static_cast<double>(i),
-                  s.objective[i - 1], s.objective[i]));
+    const std::vector<double>& h = s.inertia_history;
+    for (size_t i = 1; i < h.size(); ++i) {
+        const double slack = 1e-5 * h[i - 1] + 1e-30;
+        check(h[i] <= h[i - 1] + slack,
+              fmt("inertia rose at iteration %.0f: %.17g -> %.17g", static_cast<double>(i),
+                  h[i - 1], h[i]));
     }
-    if (!s.objective.empty()) {
-        check(s.final_objective <= s.objective.back() * (1 + 1e-5) + 1e-30,
-              "final objective above the last iteration's");
+    if (!h.empty()) {
+        check(s.inertia <= h.back() * (1 + 1e-5) + 1e-30, "final inertia above the last iteration's");
     }
     // A strict fixed point: each cluster with weight has its center at the mean of its members.
     if (s.converged) {
@@ -371,16 +383,16 @@ void test_lloyd(const Problem& p) {
                   ") differs from lloyd");
         // without histories (lean passes): the same run but for the empty histories
         RunOut lean = run_lloyd(p, 2, 300, 0.0, {}, algorithm, false);
-        check(lean.stats.objective.empty() && lean.stats.sum_dist.empty(),
+        check(lean.stats.inertia_history.empty() && lean.stats.j_clust_history.empty(),
               "lloyd_run without history recorded one");
-        lean.stats.objective = r.stats.objective;
-        lean.stats.sum_dist = r.stats.sum_dist;
+        lean.stats.inertia_history = r.stats.inertia_history;
+        lean.stats.j_clust_history = r.stats.j_clust_history;
         check(identical(r, lean), "lloyd_run without history differs from lloyd (" +
                                       std::to_string(static_cast<int>(algorithm)) + ")");
     }
     // max_iter=1 and a positive tol also give consistent outputs.
     const RunOut one = run_lloyd(p, 2, 1);
-    check(one.stats.n_iter == 1 && one.stats.objective.size() == 1, "max_iter=1: n_iter != 1");
+    check(one.stats.n_iter == 1 && one.stats.inertia_history.size() == 1, "max_iter=1: n_iter != 1");
     check_assignment(p, one.centers.data(), one.labels.data(), one.sq.data(), "lloyd_run max_iter=1");
     const RunOut loose = run_lloyd(p, 3, 300, 1e-3);
     check_assignment(p, loose.centers.data(), loose.labels.data(), loose.sq.data(),
@@ -395,6 +407,134 @@ void test_lloyd(const Problem& p) {
     const RunOut stopped2 = run_lloyd(p, 2, 300, 0.0, [&calls] { return ++calls >= 3; });
     check(stopped2.stats.interrupted ? stopped2.stats.n_iter == 2 : stopped2.stats.n_iter <= 2,
           "should_stop after two passes: wrong n_iter");
+}
+
+// A loop of assign_pass + lloyd_step, as a distributed driver runs it, against lloyd_run: the
+// same run, bit for bit. The chunk objectives of each pass, added in order, give its inertia.
+void test_step_loop(const Problem& p) {
+    const index_t n = p.n, d = p.d, k = p.k;
+    const index_t n_chunks = (n + kmeans::kChunkRows - 1) / kmeans::kChunkRows;
+    const int max_iter = 300;
+    RunOut loop;
+    loop.centers = p.centers;
+    loop.labels.assign(n, -7);
+    loop.sq.assign(n, -1.0f);
+    std::vector<std::int32_t> previous(n, -1);
+    std::vector<double> sums(k * d), wsum(k), chunk_inertia(n_chunks), chunk_j_clust(n_chunks);
+    kmeans::RunStats& s = loop.stats;
+    bool relocated_last = false, strict = false, chunks_ok = true;
+    for (int it = 1; it <= max_iter; ++it) {
+        const kmeans::PassStats pass = kmeans::assign_pass(
+            p.X.data(), n, d, loop.centers.data(), k, p.weights(), loop.labels.data(),
+            loop.sq.data(), sums.data(), wsum.data(), 2, chunk_inertia.data(), chunk_j_clust.data());
+        double folded = 0.0, folded_j = 0.0;
+        for (index_t c = 0; c < n_chunks; ++c) folded += chunk_inertia[c], folded_j += chunk_j_clust[c];
+        chunks_ok = chunks_ok && same_double(folded, pass.inertia) && same_double(folded_j, pass.j_clust);
+        s.inertia_history.push_back(pass.inertia);
+        s.j_clust_history.push_back(pass.j_clust);
+        s.n_iter = it;
+        const kmeans::StepInput in{k, d, kmeans::count_changed(previous.data(), loop.labels.data(), n),
+                                   relocated_last, it, max_iter, 0.0};
+        const kmeans::StepResult step = kmeans::lloyd_step(
+            in, loop.centers.data(), sums.data(), wsum.data(), [&](index_t wanted) {
+                return kmeans::candidates_of(p.X.data(), n, d, p.weights(), loop.labels.data(),
+                                             loop.sq.data(), wanted);
+            });
+        check(!step.candidates_exhausted, "step loop: a complete list reported exhaustion");
+        if (step.converged && !step.final_pass) {
+            strict = s.converged = true;
+            s.inertia = pass.inertia;
+            s.j_clust = pass.j_clust;
+            break;
+        }
+        for (const kmeans::Move& m : step.moves) {
+            check(loop.labels[m.row] == m.from, "step loop: a move's old label is not the row's");
+            loop.labels[m.row] = m.to;
+        }
+        s.n_relocated += static_cast<index_t>(step.moves.size());
+        relocated_last = !step.moves.empty();
+        previous = loop.labels;
+        if (step.final_pass) {
+            s.converged = step.converged;
+            break;
+        }
+    }
+    if (!strict) {
+        const kmeans::PassStats last = kmeans::assign_pass(p.X.data(), n, d, loop.centers.data(), k,
+                                                           p.weights(), loop.labels.data(),
+                                                           loop.sq.data(), nullptr, nullptr, 1);
+        s.inertia = last.inertia;
+        s.j_clust = last.j_clust;
+    }
+    check(chunks_ok, "the chunk objectives, added in order, differ from the pass's");
+    check(identical(loop, run_lloyd(p, 2)), "a loop of assign_pass + lloyd_step differs from lloyd_run");
+}
+
+// The step's rules on their own: candidates in priority order (a prefix of the full sort for
+// any limit); a truncated list that runs out reports exhaustion and changes nothing.
+void step_rules() {
+    g_case = "step rules";
+    Rng rng(7);
+    const index_t n = 2000;
+    std::vector<float> sq(n);
+    std::vector<double> w(n);
+    for (index_t i = 0; i < n; ++i) {
+        sq[i] = static_cast<float>(rng.below(6));  // ties and zeros
+        w[i] = static_cast<double>(rng.below(3));
+    }
+    std::vector<index_t> full, part;
+    check(kmeans::relocation_candidates(sq.data(), w.data(), n, -1, full), "a full list is not complete");
+    bool sorted = true;
+    for (size_t t = 0; t < full.size(); ++t) {
+        const index_t i = full[t];
+        sorted = sorted && sq[i] > 0.0f && w[i] > 0.0;
+        if (t > 0) {
+            const index_t h = full[t - 1];
+            sorted = sorted && (sq[h] > sq[i] || (sq[h] == sq[i] && h < i));
+        }
+    }
+    check(sorted, "relocation candidates out of order");
+    for (index_t limit : {index_t{0}, index_t{1}, index_t{37}, static_cast<index_t>(full.size()) - 1,
+                          static_cast<index_t>(full.size()), static_cast<index_t>(full.size()) + 3}) {
+        const bool complete = kmeans::relocation_candidates(sq.data(), w.data(), n, limit, part);
+        const size_t m = std::min(full.size(), static_cast<size_t>(limit));
+        check(part.size() == m && std::equal(part.begin(), part.end(), full.begin()) &&
+                  complete == (static_cast<size_t>(limit) >= full.size()),
+              "relocation candidates with a limit are not the prefix of the full order");
+    }
+    // rows 0, 1, 2 in cluster 0; 100, 200, 300 alone in clusters 1, 2, 3; cluster 4 empty
+    const index_t d = 2, k = 5;
+    std::vector<float> X;
+    for (float v : {0.0f, 1.0f, 2.0f, 100.0f, 200.0f, 300.0f}) X.insert(X.end(), d, v);
+    std::vector<std::int32_t> labels = {0, 0, 0, 1, 2, 3};
+    std::vector<float> dist = {0, 2, 8, 200, 200, 200};
+    std::vector<float> centers(k * d, 7.0f);
+    std::vector<double> sums(k * d, 0.0), wsum = {3, 1, 1, 1, 0};
+    for (index_t i = 0; i < 6; ++i) {
+        for (index_t j = 0; j < d; ++j) sums[labels[i] * d + j] += X[i * d + j];
+    }
+    const std::vector<float> centers0 = centers;
+    const std::vector<double> sums0 = sums, wsum0 = wsum;
+    const kmeans::StepInput in{k, d, 6, false, 1, 10, 0.0};
+    index_t asked = 0;
+    auto truncated = [&](index_t) {
+        ++asked;
+        kmeans::CandidateList list = kmeans::candidates_of(X.data(), 6, d, nullptr, labels.data(),
+                                                           dist.data(), 3);
+        return list;
+    };
+    kmeans::StepResult step = kmeans::lloyd_step(in, centers.data(), sums.data(), wsum.data(), truncated);
+    check(step.candidates_exhausted && step.moves.empty() && asked == 2,
+          "a truncated list that runs out did not report exhaustion");
+    check(centers == centers0 && sums == sums0 && wsum == wsum0, "an exhausted step changed its inputs");
+    step = kmeans::lloyd_step(in, centers.data(), sums.data(), wsum.data(), [&](index_t wanted) {
+        return kmeans::candidates_of(X.data(), 6, d, nullptr, labels.data(), dist.data(), wanted);
+    });
+    check(!step.candidates_exhausted && step.moves.size() == 1 && step.moves[0].row == 2 &&
+              step.moves[0].from == 0 && step.moves[0].to == 4,
+          "the row that leaves a cluster of several should have moved");
+    check(wsum[4] == 1.0 && wsum[0] == 2.0 && centers[4 * d] == 2.0f && centers[0] == 0.5f,
+          "the step's sums or centers after the move are wrong");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,6 +634,7 @@ void run_case(Problem p) {
     if (g_verbose) std::fprintf(stderr, "  %s\n", g_case.c_str());
     test_assign(p);
     test_lloyd(p);
+    test_step_loop(p);
 }
 
 void edge_cases() {
@@ -549,7 +690,7 @@ void edge_cases() {
         }
         run_case(p);
         const RunOut r = run_lloyd(p, 2);
-        check(r.stats.final_objective == 0.0, "all points equal: objective is not 0");
+        check(r.stats.inertia == 0.0, "all points equal: objective is not 0");
         if (equal_centers) {
             bool zeros = true;
             for (index_t i = 0; i < p.n; ++i) zeros = zeros && r.labels[i] == 0;
@@ -567,7 +708,7 @@ void edge_cases() {
         run_case(q);
         const RunOut r = run_lloyd(q, 2);
         check(r.centers == q.centers, "all weights zero: centers moved");
-        check(r.stats.final_objective == 0.0, "all weights zero: objective is not 0");
+        check(r.stats.inertia == 0.0, "all weights zero: objective is not 0");
         // only one row with weight: every other cluster stays empty (nothing can be moved)
         Problem s = random_problem("one row with weight", 50, 3, 4, 82, true);
         std::fill(s.w.begin(), s.w.end(), 0.0);
@@ -727,6 +868,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     try {
         dispatch_api();
+        step_rules();
         for (const std::string& isa : kmeans::available_isas()) {
             kmeans::set_isa(isa);
             std::fprintf(stderr, "kernel %s\n", isa.c_str());
