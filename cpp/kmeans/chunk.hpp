@@ -36,7 +36,7 @@ constexpr index_t column_list_stride(index_t d) { return d + d / 8 + 16; }
 }  // namespace
 
 // Fill centers_t ((ceil(k / kCenterGroup), d, kCenterGroup)) and sqnorm (ceil(k / kCenterGroup)
-// * kCenterGroup entries: |c|^2 rounded from double, +inf for the padding). Defined in lloyd.cpp.
+// * kCenterGroup entries: |c|^2 rounded from double, +inf for the padding). Defined in passes.cpp.
 void pack_centers(const float* centers, index_t k, index_t d, float* centers_t, float* sqnorm);
 
 // Inputs and outputs of one chunk. Pointers to per-row arrays point at the chunk's first row.
@@ -84,7 +84,7 @@ struct BoundArgs {
     bool score_all;             // in:  score every row (first pass)
     bool incremental;           // in:  sums hold exact sums of the previous labels: add only
                                 //      the rows whose label changes (+x to the new cluster,
-                                //      -x to the old one); see HamerlyBounds::exact_sums
+                                //      -x to the old one); see RowFacts::exact_sums
     std::int32_t* previous;     // scratch: (rows) the labels on entry
     double* upper;              // in/out: (rows) upper bound on the distance from each row to
                                 //      its center of the previous pass (+inf: unknown)

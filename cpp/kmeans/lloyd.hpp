@@ -51,7 +51,7 @@ index_t count_changed(const std::int32_t* previous, const std::int32_t* labels, 
 // How a run finds each row's nearest center. Every algorithm gives the same labels, centers,
 // objectives and iteration count, bit for bit: the bounded ones only skip the (row, center)
 // scores that cannot change the label, with margins for the rounding of the scores (see
-// hamerly.hpp and grouped.hpp).
+// bound_math.hpp).
 enum class Algorithm {
     lloyd,    // every row against every center, every pass
     hamerly,  // Hamerly's bounds: one lower bound per row (8 bytes a row)
@@ -73,7 +73,7 @@ struct RunOptions {
     // false: no per-iteration objectives (RunStats::inertia_history and j_clust_history stay empty), which
     // lets the bounded algorithms skip rows without reading them: a row whose carried upper
     // bound (its last distance plus its center's drift) already proves its label is not read
-    // at all. Only with exact incremental sums (see hamerly.hpp); labels, centers, the final
+    // at all. Only with exact incremental sums (see row_facts.hpp); labels, centers, the final
     // distances and objectives and n_iter are the same either way.
     bool record_history = true;
 };
