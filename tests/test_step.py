@@ -343,3 +343,29 @@ def test_python_loop_equals_the_run_on_real_values():
     init = np.vstack([X[:20], X[:20], np.full((10, 17), 50.0, np.float32)])
     ref = assert_same_run(X, init, rng.random(len(X)) + 0.5)
     assert ref.n_relocated > 0
+
+
+def test_bad_step_inputs_raise_clear_errors():
+    X = grid(20, 3, 4)
+    labels = np.zeros(20, np.int32)
+    centers = np.vstack([X[:1], X[:1]])
+    sums, weight_sums = exact_sums(X, labels, 2)
+    cands = relocation_candidates(X, labels, ((X - X[0]) ** 2).sum(1))
+    ok = dict(n_changed=1, iteration=1)
+    with pytest.raises(TypeError, match="centers must have dtype float32"):
+        lloyd_step(centers.astype(np.float64), sums, weight_sums, **ok)
+    with pytest.raises(ValueError, match="shape of centers"):
+        lloyd_step(centers, sums[:1], weight_sums, **ok)
+    with pytest.raises(ValueError, match="iteration"):
+        lloyd_step(centers, sums, weight_sums, n_changed=1, iteration=0)
+    # a candidate label out of range would be a write out of bounds: refused
+    bad = cands.__class__(**{**cands.__dict__, "labels": np.full(len(cands.rows), 7, np.int32)})
+    with pytest.raises(ValueError, match=r"candidate labels must be in \[0, k\)"):
+        lloyd_step(centers, sums, weight_sums, candidates=bad, **ok)
+    bad = cands.__class__(**{**cands.__dict__, "X": cands.X[:, :2].copy()})
+    with pytest.raises(ValueError, match="candidates"):
+        lloyd_step(centers, sums, weight_sums, candidates=bad, **ok)
+    with pytest.raises(ValueError, match="limit"):
+        _kernel.relocation_candidates(np.ones(3, np.float32), None, -1)
+    with pytest.raises(ValueError, match="merge_candidates needs"):
+        merge_candidates([])
