@@ -1,17 +1,23 @@
 // pybind11 bindings of the kernel: check shapes and dtypes while holding the GIL, then
 // release it around the pure C++ work. Inputs are never copied: X and the centers must
-// already be C-contiguous float32 (the Python layer converts once, see kmeans.py).
+// already be C-contiguous float32 (the Python layer converts once, see kmeans.py), and never
+// modified. Results cross as NamedTuples built here (PassOutput, RunOutput, StepOutput):
+// read-only attributes, one name per quantity (inertia, j_clust, sq_distances), picklable.
+// Their types: python/mnist_kmeans/_kernel.pyi.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kmeans/dispatch.hpp"
-#include "kmeans/hamerly.hpp"
 #include "kmeans/lloyd.hpp"
+#include "kmeans/row_facts.hpp"
+#include "kmeans/step.hpp"
 
 namespace py = pybind11;
 using kmeans::index_t;
@@ -80,12 +86,43 @@ int resolve_threads(int n_threads) {
     return n_threads == 0 ? kmeans::max_threads() : n_threads;
 }
 
-py::tuple assign(const py::handle& X_obj, const py::handle& centers_obj, const py::handle& w_obj,
-                 bool accumulate, int n_threads) {
+// A NamedTuple type of this module (so that its instances pickle by name).
+py::object named_tuple(py::module_& m, const char* name, std::initializer_list<const char*> fields,
+                       const char* doc) {
+    py::list names;
+    for (const char* f : fields) names.append(f);
+    py::object type = py::module_::import("collections").attr("namedtuple")(
+        name, names, py::arg("module") = m.attr("__name__"));
+    type.attr("__doc__") = doc;
+    m.attr(name) = type;
+    return type;
+}
+
+template <typename T>
+py::array_t<T> copy_of(const std::vector<T>& v) {
+    return py::array_t<T>(static_cast<py::ssize_t>(v.size()), v.data());
+}
+
+py::object assign(const py::object& type, const py::handle& X_obj, const py::handle& centers_obj,
+                  const py::handle& w_obj, bool accumulate, int n_threads,
+                  const py::handle& previous_obj) {
     Problem p = check(X_obj, centers_obj, w_obj);
     const int threads = resolve_threads(n_threads);
+    const std::int32_t* previous = nullptr;
+    py::object previous_keepalive;
+    if (!previous_obj.is_none()) {
+        auto prev = require<std::int32_t>(previous_obj, "previous_labels", 1);
+        if (prev.shape(0) != p.n) {
+            throw py::value_error("previous_labels has " + std::to_string(prev.shape(0)) +
+                                  " entries, X has " + std::to_string(p.n) + " rows");
+        }
+        previous = prev.data();
+        previous_keepalive = prev;
+    }
     py::array_t<std::int32_t> labels(p.n);
     py::array_t<float> sq_dist(p.n);
+    const index_t n_chunks = (p.n + kmeans::kChunkRows - 1) / kmeans::kChunkRows;
+    py::array_t<double> chunk_inertia(n_chunks), chunk_j_clust(n_chunks);
     py::object sums = py::none(), weight_sums = py::none();
     double* sums_p = nullptr;
     double* wsum_p = nullptr;
@@ -97,13 +134,17 @@ py::tuple assign(const py::handle& X_obj, const py::handle& centers_obj, const p
         weight_sums = w;
     }
     kmeans::PassStats stats;
+    index_t changed = p.n;  // without previous labels every row counts as changed
     {
         py::gil_scoped_release release;
         stats = kmeans::assign_pass(p.X.data(), p.n, p.d, p.centers.data(), p.k, p.weights,
                                     labels.mutable_data(), sq_dist.mutable_data(), sums_p, wsum_p,
-                                    threads);
+                                    threads, chunk_inertia.mutable_data(),
+                                    chunk_j_clust.mutable_data());
+        if (previous) changed = kmeans::count_changed(previous, labels.data(), p.n);
     }
-    return py::make_tuple(labels, sq_dist, sums, weight_sums, stats.objective, stats.sum_dist);
+    return type(labels, sq_dist, sums, weight_sums, stats.inertia, stats.j_clust, chunk_inertia,
+                chunk_j_clust, changed);
 }
 
 kmeans::Algorithm parse_algorithm(const std::string& name) {
@@ -114,9 +155,9 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
     throw py::value_error("algorithm must be 'lloyd', 'hamerly', 'yinyang' or 'elkan', got '" + name + "'");
 }
 
-py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::handle& w_obj,
-               int max_iter, double tol, int n_threads, const std::string& algorithm,
-               bool record_history) {
+py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
+                 const py::handle& w_obj, int max_iter, double tol, int n_threads,
+                 const std::string& algorithm, bool record_history) {
     Problem p = check(X_obj, init_obj, w_obj);
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
@@ -144,50 +185,215 @@ py::dict lloyd(const py::handle& X_obj, const py::handle& init_obj, const py::ha
                                 labels.mutable_data(), sq_dist.mutable_data(), options, should_stop);
     }
     if (run.interrupted) throw py::error_already_set();  // the KeyboardInterrupt that stopped it
-    py::dict out;
-    out["centers"] = centers;
-    out["labels"] = labels;
-    out["sq_distances"] = sq_dist;
-    out["objective_history"] = py::array_t<double>(run.objective.size(), run.objective.data());
-    out["sum_dist_history"] = py::array_t<double>(run.sum_dist.size(), run.sum_dist.data());
-    out["objective"] = run.final_objective;
-    out["sum_dist"] = run.final_sum_dist;
-    out["n_iter"] = run.n_iter;
-    out["converged"] = run.converged;
-    out["n_relocated"] = run.n_relocated;
-    out["rows_scored"] = py::array_t<kmeans::index_t>(run.rows_scored.size(), run.rows_scored.data());
-    return out;
+    return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
+                run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
+                copy_of(run.rows_scored));
+}
+
+// The candidates a Python caller gives the step: (rows int64, labels int32, weights float64 or
+// None, X float32 (m, d), complete), checked against k and d (a label out of range would be a
+// write out of bounds).
+kmeans::CandidateList candidate_list(const py::handle& obj, index_t k, index_t d,
+                                     std::vector<py::object>& keepalive) {
+    kmeans::CandidateList list;
+    if (obj.is_none()) {  // none given: a list that cannot serve anything
+        list.complete = false;
+        return list;
+    }
+    const py::tuple t = py::reinterpret_borrow<py::object>(obj).cast<py::tuple>();
+    if (t.size() != 5) {
+        throw py::value_error("candidates must be (rows, labels, weights, X, complete)");
+    }
+    auto rows = require<std::int64_t>(t[0], "candidate rows", 1);
+    auto labels = require<std::int32_t>(t[1], "candidate labels", 1);
+    auto X = require<float>(t[3], "candidate X", 2);
+    const index_t m = rows.shape(0);
+    if (labels.shape(0) != m || X.shape(0) != m || X.shape(1) != d) {
+        throw py::value_error("candidates: rows, labels and X must have " + std::to_string(m) +
+                              " rows (X of " + std::to_string(d) + " columns)");
+    }
+    const double* weights = nullptr;
+    if (!t[2].is_none()) {
+        auto w = require<double>(t[2], "candidate weights", 1);
+        if (w.shape(0) != m) throw py::value_error("candidate weights must have one entry per row");
+        weights = w.data();
+        keepalive.push_back(w);
+    }
+    list.complete = t[4].cast<bool>();
+    list.rows.reserve(static_cast<size_t>(m));
+    for (index_t i = 0; i < m; ++i) {
+        const std::int32_t label = labels.data()[i];
+        const double w = weights ? weights[i] : 1.0;
+        if (label < 0 || label >= k) throw py::value_error("candidate labels must be in [0, k)");
+        if (!(w > 0.0)) throw py::value_error("candidate weights must be > 0");
+        list.rows.push_back(kmeans::Candidate{rows.data()[i], label, w, X.data() + i * d});
+    }
+    keepalive.push_back(rows);
+    keepalive.push_back(labels);
+    keepalive.push_back(X);
+    return list;
+}
+
+py::object lloyd_step(const py::object& type, const py::handle& centers_obj,
+                      const py::handle& sums_obj, const py::handle& wsum_obj, index_t n_changed,
+                      bool relocated_last, int iteration, int max_iter, double tol,
+                      const py::object& candidates) {
+    auto centers_in = require<float>(centers_obj, "centers", 2);
+    auto sums_in = require<double>(sums_obj, "sums", 2);
+    auto wsum_in = require<double>(wsum_obj, "weight_sums", 1);
+    const index_t k = centers_in.shape(0), d = centers_in.shape(1);
+    if (k < 1 || d < 1) throw py::value_error("centers must have at least one row and one column");
+    if (k > INT32_MAX) throw py::value_error("too many centers");
+    if (sums_in.shape(0) != k || sums_in.shape(1) != d || wsum_in.shape(0) != k) {
+        throw py::value_error("sums must have the shape of centers, weight_sums one entry per center");
+    }
+    if (n_changed < 0) throw py::value_error("n_changed must be >= 0");
+    if (iteration < 1 || max_iter < 1) throw py::value_error("iteration and max_iter must be >= 1");
+    if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
+    // the caller's arrays are copied: never modified
+    FloatArray centers({k, d});
+    DoubleArray sums({k, d}), weight_sums(k);
+    std::copy(centers_in.data(), centers_in.data() + k * d, centers.mutable_data());
+    std::copy(sums_in.data(), sums_in.data() + k * d, sums.mutable_data());
+    std::copy(wsum_in.data(), wsum_in.data() + k, weight_sums.mutable_data());
+    // a tuple is the list itself; a callable is asked for `wanted` candidates (-1: all)
+    std::vector<py::object> keepalive;
+    auto source = [&](index_t wanted) {
+        if (!candidates.is_none() && PyCallable_Check(candidates.ptr())) {
+            return candidate_list(candidates(wanted), k, d, keepalive);
+        }
+        return candidate_list(candidates, k, d, keepalive);
+    };
+    const kmeans::StepInput in{k, d, n_changed, relocated_last, iteration, max_iter, tol};
+    const kmeans::StepResult step = kmeans::lloyd_step(in, centers.mutable_data(), sums.mutable_data(),
+                                                       weight_sums.mutable_data(), source);
+    const auto moves = static_cast<py::ssize_t>(step.moves.size());
+    py::array_t<std::int64_t> moved_rows(moves);
+    py::array_t<std::int32_t> moved_from(moves), moved_to(moves);
+    for (py::ssize_t t = 0; t < moves; ++t) {
+        moved_rows.mutable_data()[t] = step.moves[static_cast<size_t>(t)].row;
+        moved_from.mutable_data()[t] = step.moves[static_cast<size_t>(t)].from;
+        moved_to.mutable_data()[t] = step.moves[static_cast<size_t>(t)].to;
+    }
+    return type(centers, sums, weight_sums, step.shift, moved_rows, moved_from, moved_to,
+                static_cast<index_t>(moves), step.converged, step.final_pass,
+                step.candidates_exhausted);
+}
+
+py::array_t<std::int64_t> relocation_candidates(const py::handle& sq_obj, const py::handle& w_obj,
+                                                const py::object& limit_obj) {
+    auto sq = require<float>(sq_obj, "sq_distances", 1);
+    const index_t n = sq.shape(0);
+    const double* weights = nullptr;
+    py::object keepalive;
+    if (!w_obj.is_none()) {
+        auto w = require<double>(w_obj, "sample_weight", 1);
+        if (w.shape(0) != n) throw py::value_error("sample_weight must have one entry per row");
+        weights = w.data();
+        keepalive = w;
+    }
+    index_t limit = -1;
+    if (!limit_obj.is_none()) {
+        limit = limit_obj.cast<index_t>();
+        if (limit < 0) throw py::value_error("limit must be >= 0 or None");
+    }
+    std::vector<index_t> rows;
+    {
+        py::gil_scoped_release release;
+        kmeans::relocation_candidates(sq.data(), weights, n, limit, rows);
+    }
+    return copy_of(rows);
 }
 
 bool exact_sums(const py::handle& X_obj) {
     Problem p = check(X_obj, X_obj, py::none());
     py::gil_scoped_release release;
-    return kmeans::HamerlyBounds(p.X.data(), p.n, p.d, 1, 1, false).exact_sums();
+    return kmeans::RowFacts(p.X.data(), p.n, p.d, 1).exact_sums();
+}
+
+std::size_t bound_bytes(const std::string& algorithm, index_t n, index_t k) {
+    if (n < 0 || k < 0) throw py::value_error("n and k must be >= 0");
+    return kmeans::bound_bytes(parse_algorithm(algorithm), n, k);
 }
 
 }  // namespace
 
 PYBIND11_MODULE(_kernel, m) {
     m.doc() = "The k-means kernel (private): passes over float32 rows, in parallel with OpenMP.";
-    m.def("assign", &assign, py::arg("X"), py::arg("centers"), py::arg("sample_weight") = py::none(),
+    const py::object pass_type = named_tuple(
+        m, "PassOutput",
+        {"labels", "sq_distances", "sums", "weight_sums", "inertia", "j_clust", "chunk_inertia",
+         "chunk_j_clust", "n_changed"},
+        "One assignment pass (see assign).");
+    const py::object run_type = named_tuple(
+        m, "RunOutput",
+        {"centers", "labels", "sq_distances", "inertia_history", "j_clust_history", "inertia",
+         "j_clust", "n_iter", "converged", "n_relocated", "rows_scored"},
+        "One Lloyd run (see lloyd).");
+    const py::object step_type = named_tuple(
+        m, "StepOutput",
+        {"centers", "sums", "weight_sums", "shift", "moved_rows", "moved_from", "moved_to",
+         "n_relocated", "converged", "final_pass", "candidates_exhausted"},
+        "One Lloyd step (see lloyd_step).");
+    m.def("assign",
+          [pass_type](const py::handle& X, const py::handle& centers, const py::handle& w,
+                      bool accumulate, int n_threads, const py::handle& previous) {
+              return assign(pass_type, X, centers, w, accumulate, n_threads, previous);
+          },
+          py::arg("X"), py::arg("centers"), py::arg("sample_weight") = py::none(),
           py::arg("accumulate") = true, py::arg("n_threads") = 0,
-          R"doc(One pass over X: (labels, sq_distances, sums, weight_sums, objective, sum_dist).
+          py::arg("previous_labels") = py::none(),
+          R"doc(One pass over X: a PassOutput.
 
-sums (k, d) float64 and weight_sums (k,) are None unless accumulate. n_threads=0 uses the OpenMP
-default. Inputs must be C-contiguous float32 (sample_weight float64); nothing else is checked.)doc");
-    m.def("lloyd", &lloyd, py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
+labels, sq_distances; sums (k, d) float64 and weight_sums (k,), None unless accumulate;
+inertia and j_clust; chunk_inertia and chunk_j_clust, each chunk of chunk_rows rows's share,
+added in chunk order from 0.0 to give inertia and j_clust bit for bit; n_changed, the rows
+whose label differs from previous_labels (int32), or every row without them. n_threads=0 uses
+the OpenMP default. Inputs must be C-contiguous float32 (sample_weight float64); nothing else
+is checked.)doc");
+    m.def("lloyd",
+          [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
+                     double tol, int n_threads, const std::string& algorithm, bool record_history) {
+              return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+          },
+          py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
-          "A whole Lloyd run from the given centers; returns a dict of results. algorithm\n"
-          "'hamerly', 'yinyang' or 'elkan' skip scores their bounds prove useless: same\n"
-          "results, bit for bit. record_history=False: empty histories, and lean passes.");
+          "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
+          "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
+          "bit. record_history=False: empty histories, and lean passes.");
+    m.def("lloyd_step",
+          [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
+                      index_t n_changed, bool relocated_last, int iteration, int max_iter,
+                      double tol, const py::object& candidates) {
+              return lloyd_step(step_type, centers, sums, wsum, n_changed, relocated_last,
+                                iteration, max_iter, tol, candidates);
+          },
+          py::arg("centers"), py::arg("sums"), py::arg("weight_sums"), py::arg("n_changed"),
+          py::arg("relocated_last"), py::arg("iteration"), py::arg("max_iter"), py::arg("tol"),
+          py::arg("candidates") = py::none(),
+          R"doc(One Lloyd step after a pass (cpp/kmeans/step.hpp): a StepOutput.
+
+centers float32 (k, d), the pass's centers; sums float64 (k, d) and weight_sums (k,), the pass's;
+none of them is modified. candidates: None, a tuple (rows int64, labels int32, weights float64
+or None, X float32 (m, d), complete) in priority order, or a callable(wanted) returning one
+(wanted -1: all).)doc");
+    m.def("relocation_candidates", &relocation_candidates, py::arg("sq_distances"),
+          py::arg("sample_weight") = py::none(), py::arg("limit") = py::none(),
+          "Indices (int64) of the rows that may take an empty cluster, in priority order\n"
+          "(largest sq_distances first, lowest index on ties; sq_distances > 0 and weight > 0):\n"
+          "the first `limit` of them, or all. O(n).");
     m.def("exact_sums", &exact_sums, py::arg("X"),
           "True when every sum of rows of X is exact in float64 (the bounded algorithms then\n"
           "update cluster sums by the rows that move). For tests.");
+    m.def("bound_bytes", &bound_bytes, py::arg("algorithm"), py::arg("n"), py::arg("k"),
+          "Bytes of the lower bounds an algorithm keeps for n rows and k centers (hamerly 8 n,\n"
+          "yinyang 4 n ceil(k / unit_centers), elkan 4 n k, lloyd 0).");
     m.def("has_openmp", &kmeans::has_openmp, "True when the kernel was built with OpenMP.");
     m.def("max_threads", &kmeans::max_threads, "omp_get_max_threads(): the default thread count.");
     m.def("available_isas", &kmeans::available_isas, "SIMD kernels this build and CPU can run.");
     m.def("current_isa", &kmeans::current_isa, "The SIMD kernel in use.");
     m.def("set_isa", &kmeans::set_isa, py::arg("name"), "Use the named SIMD kernel.");
     m.attr("chunk_rows") = kmeans::kChunkRows;
+    m.attr("unit_centers") = kmeans::kUnitCenters;
 }

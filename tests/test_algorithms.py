@@ -1,7 +1,7 @@
 """The accelerated algorithms give our Lloyd's results bit for bit, from the same init.
 
 'hamerly' skips rows whose label its bounds prove unchanged, 'yinyang' and 'elkan' also skip
-units of 16 centers within a row (with margins for float32 rounding, see cpp/kmeans/hamerly.hpp
+units of 16 centers within a row (with margins for float32 rounding, see cpp/kmeans/bound_math.hpp
 and grouped.hpp); every output must still equal 'lloyd''s exactly: labels, centers, squared
 distances, objective histories, iteration count, relocations.
 """

@@ -573,11 +573,11 @@ def test_kernel_survives_nan_it_does_not_check(where):
         C[1, 0] = np.nan
     else:
         C[:] = np.nan
-    labels, _, sums, wsum, _, _ = _kernel.assign(X, C, None, True, 2)
+    labels, _, sums, wsum, _, _ = _kernel.assign(X, C, None, True, 2)[:6]
     assert labels.min() >= 0 and labels.max() < len(C)
     run = _kernel.lloyd(X, C, None, 20, 0.0, 2)
-    assert run["labels"].min() >= 0 and run["labels"].max() < len(C)
-    assert 1 <= run["n_iter"] <= 20
+    assert run.labels.min() >= 0 and run.labels.max() < len(C)
+    assert 1 <= run.n_iter <= 20
 
 
 def test_kernel_n_threads_beyond_the_chunks_is_clamped():

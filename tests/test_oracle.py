@@ -41,7 +41,7 @@ def rounding_bound(X: np.ndarray, centers: np.ndarray, rows: np.ndarray, a, b) -
 
 def check_pass(X: np.ndarray, centers: np.ndarray) -> int:
     """One kernel pass against the oracle; returns the number of rows labelled differently."""
-    labels, sq_dist, sums, weight_sums, objective, sum_dist = _kernel.assign(X, centers)
+    labels, sq_dist, sums, weight_sums, objective, sum_dist = _kernel.assign(X, centers)[:6]
     ref_labels, ref_sq = reference.assign(X, centers)
 
     differ = np.flatnonzero(labels != ref_labels)

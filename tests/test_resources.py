@@ -111,7 +111,7 @@ def check_big_fit(X: np.ndarray, marked: np.ndarray) -> None:
     # the first pass saw each marked row at squared distance d from the ones center
     assert km.history_[0] == pytest.approx(len(marked) * d)
     # a single pass straight through the kernel, with sums
-    labels, sq, sums, wsum, objective, _ = _kernel.assign(X, km.cluster_centers_, None, True, 0)
+    labels, sq, sums, wsum, objective, _ = _kernel.assign(X, km.cluster_centers_, None, True, 0)[:6]
     assert np.array_equal(labels, expected) and objective == 0.0
     assert wsum.tolist() == [n - len(marked), len(marked)]
     assert np.array_equal(sums[1], np.full(d, 2.0 * len(marked)))

@@ -1,9 +1,10 @@
 // The unit of work of one assignment pass: a contiguous block of rows.
 //
 // This header is shared by the generic code and by the ISA-specific translation units
-// (chunk_kernel.cpp compiled once per instruction set), so it holds plain data only:
-// no inline functions or templates whose AVX-512 instantiation could be picked by the
-// linker for code that runs on an older CPU.
+// (isa/*.cpp, compiled once per instruction set), so it holds plain data, and the few
+// functions it has are in an unnamed namespace: with internal linkage each translation unit
+// keeps its own copy, and the linker can never pick an AVX-512 copy for code that runs on an
+// older CPU (as it may for an ordinary inline function or template).
 #pragma once
 
 #include <cstdint>
@@ -18,11 +19,24 @@ using index_t = std::int64_t;
 constexpr index_t kCenterGroup = 8;
 
 // Nonzero-column lists the kernel keeps at once; ChunkArgs::column_lists holds
-// kColumnLists * (d + d / 8 + 16) entries (a list and a bit mask of 8-column groups each).
+// kColumnLists * column_list_stride(d) entries.
 constexpr index_t kColumnLists = 16;
 
+namespace {
+
+// 32-bit words of a bit mask with one bit per 8-column group: ceil(ceil(d / 8) / 32).
+constexpr index_t group_words(index_t d) { return (d + 255) / 256; }
+
+// Entries of one column list: the d column indices, then room for what is written past them:
+// the nonzero-group mask of the same rows (group_words(d) words, see column_list), and up to 7
+// entries of a last partial block of 8 (mask_column_list writes whole blocks). d / 8 + 16 is
+// more than either needs (group_words(d) <= d / 8 + 1 for d >= 1).
+constexpr index_t column_list_stride(index_t d) { return d + d / 8 + 16; }
+
+}  // namespace
+
 // Fill centers_t ((ceil(k / kCenterGroup), d, kCenterGroup)) and sqnorm (ceil(k / kCenterGroup)
-// * kCenterGroup entries: |c|^2 rounded from double, +inf for the padding). Defined in lloyd.cpp.
+// * kCenterGroup entries: |c|^2 rounded from double, +inf for the padding). Defined in passes.cpp.
 void pack_centers(const float* centers, index_t k, index_t d, float* centers_t, float* sqnorm);
 
 // Inputs and outputs of one chunk. Pointers to per-row arrays point at the chunk's first row.
@@ -38,13 +52,13 @@ struct ChunkArgs {
     std::int32_t* labels;       // out: (rows) nearest center of each row (lowest index on ties)
     float* sq_dist;             // out: (rows) squared distance to that center
     float* best_score;          // scratch: (rows)
-    std::int32_t* column_lists; // scratch: kColumnLists * (d + d / 8 + 16)
+    std::int32_t* column_lists; // scratch: kColumnLists * column_list_stride(d)
     double* sums;               // in/out: (k, d) weighted row sums per cluster, accumulated into
     double* weight_sums;        // in/out: (k) weight per cluster, accumulated into
     std::uint8_t* touched;      // out: (k) set to 1 for every cluster whose sums the chunk
                                 //      changed (bounded kernels only; nullptr otherwise)
-    double objective;           // out: sum of w * sq_dist over the chunk, in row order
-    double sum_dist;            // out: sum of w * sqrt(sq_dist) over the chunk, in row order
+    double inertia;             // out: sum of w * sq_dist over the chunk, in row order
+    double j_clust;             // out: sum of w * sqrt(sq_dist) over the chunk, in row order
 };
 
 // What the distance pass of one chunk computes; sums are accumulated only when accumulate is set.
@@ -52,7 +66,7 @@ using ChunkFn = void (*)(ChunkArgs& args, bool accumulate);
 
 // One chunk of a bounded (Hamerly) pass: the outputs of a ChunkArgs pass, bit for bit, but a
 // row is scored against every center only when its bounds cannot prove that the scores would
-// choose its previous label again (see hamerly.cpp for the bounds and their rounding margins).
+// choose its previous label again (see bound_math.hpp for the bounds and their rounding margins).
 struct BoundArgs {
     ChunkArgs chunk;            // as for a pass; chunk.labels holds the previous labels on entry
     const double* x_sqnorm;     // in:  (rows) |x|^2 of each row
@@ -70,7 +84,7 @@ struct BoundArgs {
     bool score_all;             // in:  score every row (first pass)
     bool incremental;           // in:  sums hold exact sums of the previous labels: add only
                                 //      the rows whose label changes (+x to the new cluster,
-                                //      -x to the old one); see HamerlyBounds::exact_sums
+                                //      -x to the old one); see RowFacts::exact_sums
     std::int32_t* previous;     // scratch: (rows) the labels on entry
     double* upper;              // in/out: (rows) upper bound on the distance from each row to
                                 //      its center of the previous pass (+inf: unknown)
@@ -82,7 +96,7 @@ struct BoundArgs {
     const float** row_ptrs;     // scratch: (rows) pointers to the rows to score
     std::int32_t* row_index;    // scratch: (rows)
     float* second_score;        // scratch: (rows)
-    std::uint32_t* row_groups;  // scratch: (rows, ceil(d / 256)) nonzero 8-column groups of each row
+    std::uint32_t* row_groups;  // scratch: (rows, group_words(d)) nonzero 8-column groups of each row
     index_t n_scored;           // out: rows scored against every center
 };
 
@@ -111,7 +125,6 @@ struct GroupArgs {
     const std::int32_t* order;  // in:  (k) caller's index of each internal center
     const std::int32_t* position;  // in: (k) internal position of each caller's center
     index_t n_units;            // ceil(k / kUnitCenters)
-    const double* gap;          // in:  (k, caller's order) distance to the nearest other center
     const double* center_drift; // in:  (k, caller's order) how far each center moved
     double score_error_const;   // in:  as in BoundArgs
     double score_error_slope;
@@ -123,7 +136,7 @@ struct GroupArgs {
     const float** row_ptrs;     // scratch: (rows)
     std::int32_t* row_index;    // scratch: (rows)
     std::int32_t* previous;     // scratch: (rows)
-    std::uint32_t* row_groups;  // scratch: (rows, ceil(d / 256))
+    std::uint32_t* row_groups;  // scratch: (rows, group_words(d))
     std::uint8_t* need;         // scratch: (rows, n_units) units to score per row
     std::uint8_t* column_masks; // scratch: (rows, ceil(d / 8)) nonzero columns of each row
     float* unit_min;            // scratch: (kColumnLists * 4, 2 * n_units) per row and unit:

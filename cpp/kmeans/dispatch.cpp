@@ -6,7 +6,8 @@
 
 namespace kmeans {
 
-// One declaration per compiled copy of chunk_kernel.cpp.
+// One declaration per compiled copy of the chunk kernels (isa/plain.cpp, isa/hamerly.cpp,
+// isa/grouped.cpp).
 namespace isa_generic { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); void process_chunk_grouped(GroupArgs&, bool); }
 #ifdef KMEANS_HAVE_AVX2
 namespace isa_avx2 { void process_chunk(ChunkArgs&, bool); void process_chunk_bounded(BoundArgs&, bool); void process_chunk_grouped(GroupArgs&, bool); }

@@ -71,59 +71,48 @@ void group_centers(const float* centers, index_t k, index_t d, std::int32_t* ord
     split(C, d, order, k, scratch);
 }
 
-std::size_t GroupBounds::bound_bytes(index_t n, index_t k, bool per_center) {
-    const index_t per_row = per_center ? k : (k + kUnitCenters - 1) / kUnitCenters;
-    return static_cast<std::size_t>(n) * static_cast<std::size_t>(per_row) * sizeof(float);
-}
-
-GroupBounds::GroupBounds(const float* X, index_t n, index_t d, index_t k, bool per_center,
-                         int n_threads)
-    : base_(X, n, d, k, n_threads, /*use_gaps=*/false), n_(n), d_(d), k_(k),
-      n_units_((k + kUnitCenters - 1) / kUnitCenters), n_bounds_(per_center ? k : n_units_),
-      per_center_(per_center), lower_(static_cast<size_t>(n * n_bounds_), 0.0f),
+GroupBounds::GroupBounds(const RowFacts& facts, index_t n, index_t d, index_t k, bool per_center)
+    : facts_(facts), d_(d), k_(k), n_units_((k + kUnitCenters - 1) / kUnitCenters),
+      n_bounds_(per_center ? k : n_units_), per_center_(per_center), drift_(k, d),
+      lower_(static_cast<size_t>(n * n_bounds_), 0.0f), upper_(static_cast<size_t>(n), INFINITY),
       order_(static_cast<size_t>(k)), position_(static_cast<size_t>(k)),
-      drift_(static_cast<size_t>(n_bounds_), 0.0) {}
+      unit_drift_(static_cast<size_t>(n_bounds_), 0.0) {}
 
-void GroupBounds::prepare(const float* centers, int n_threads) {
-    base_.prepare(centers, n_threads);
+void GroupBounds::prepare(const float* centers) {
+    drift_.update(centers);
     if (!grouped_) {
         group_centers(centers, k_, d_, order_.data());
         for (index_t p = 0; p < k_; ++p) position_[static_cast<size_t>(order_[p])] = static_cast<std::int32_t>(p);
         grouped_ = true;
     }
-    BoundArgs b{};
-    base_.fill(b, 0);
     // drifts in internal order, or the largest of each unit
-    std::fill(drift_.begin(), drift_.end(), 0.0);
+    std::fill(unit_drift_.begin(), unit_drift_.end(), 0.0);
     for (index_t p = 0; p < k_; ++p) {
-        const double m = b.drift[order_[p]];
-        double& slot = drift_[static_cast<size_t>(per_center_ ? p : p / kUnitCenters)];
+        const double m = drift_.drift()[order_[p]];
+        double& slot = unit_drift_[static_cast<size_t>(per_center_ ? p : p / kUnitCenters)];
         slot = std::max(slot, m);
     }
 }
 
 void GroupBounds::fill(GroupArgs& args, index_t row0) {
-    BoundArgs b{};
-    base_.fill(b, row0);
-    args.x_sqnorm = b.x_sqnorm;
-    args.upper = b.upper;
+    args.x_sqnorm = facts_.x_sqnorm() + row0;
+    args.upper = upper_.data() + row0;
     args.lower = lower_.data() + row0 * n_bounds_;
     args.n_bounds = n_bounds_;
     args.per_center = per_center_;
-    args.drift = drift_.data();
+    args.drift = unit_drift_.data();
     args.order = order_.data();
     args.position = position_.data();
     args.n_units = n_units_;
-    args.gap = b.gap;
-    args.center_drift = b.drift;
-    args.score_error_const = b.score_error_const;
-    args.score_error_slope = b.score_error_slope;
-    args.distance_error = b.distance_error;
-    args.score_all = b.score_all;
+    args.center_drift = drift_.drift();
+    args.score_error_const = drift_.score_error().constant;
+    args.score_error_slope = drift_.score_error().slope;
+    args.distance_error = drift_.distance_error();
+    args.score_all = drift_.first();
 }
 
 void GroupBounds::forget(index_t row) {
-    base_.forget(row);  // also its upper bound
+    upper_[static_cast<size_t>(row)] = INFINITY;
     std::fill(lower_.begin() + row * n_bounds_, lower_.begin() + (row + 1) * n_bounds_, 0.0f);
 }
 

@@ -1,23 +1,24 @@
-// Yinyang's and Elkan's bounds for exact k-means, on top of Hamerly's (see hamerly.hpp for the
-// rounding margins, which are the same here): skipped centers provably score worse than the
-// row's previous center, so a grouped run gives Lloyd's labels, centers, objectives and
-// iteration count bit for bit.
+// Yinyang's and Elkan's bounds for exact k-means, with the rounding margins of bound_math.hpp:
+// skipped centers provably score worse than the row's previous center, so a grouped run gives
+// Lloyd's labels, centers, objectives and iteration count bit for bit. The chunk kernel that
+// uses them: isa/grouped.cpp.
 //
 // The centers are renumbered once, at the first pass, into units of kUnitCenters that lie
 // close together (recursive halving along the principal direction: balanced, spatially
-// coherent groups, as Yinyang's grouping of the initial centers intends). A row that its
-// Hamerly bound cannot settle is scored only against the units that its other bounds cannot
-// rule out, plus the unit of its previous center:
+// coherent groups, as Yinyang's grouping of the initial centers intends). A row whose bounds
+// cannot settle it is scored only against the units that its bounds cannot rule out, plus the
+// unit of its previous center:
 //
 //   yinyang  one lower bound per row and unit: the distance to the unit's nearest center other
 //            than the row's own, less the largest drift in the unit since (4 bytes a unit)
 //   elkan    one lower bound per row and center, less that center's drift (4 bytes a center:
 //            n * k * 4 bytes in all)
 //
-// The gaps between centers that Hamerly's bound also uses are not computed (k^2 d work a
-// pass): with the unit bounds they skipped no more scores on MNIST (k = 64, 256) and cost 15%
-// of the time. Scores are the pass's own (same arithmetic, see chunk_kernel.cpp); ties go to the lowest
-// caller's index, as in a pass, whatever the internal order.
+// plus one upper bound per row (the distance to its center). The gaps between centers that
+// Hamerly's bound also uses are not computed (k^2 d work a pass): with the unit bounds they
+// skipped no more scores on MNIST (k = 64, 256) and cost 15% of the time. Scores are the
+// pass's own (same arithmetic, see isa/score.hpp); ties go to the lowest caller's index, as in
+// a pass, whatever the internal order.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +26,8 @@
 #include <vector>
 
 #include "chunk.hpp"
-#include "hamerly.hpp"
+#include "drift.hpp"
+#include "row_facts.hpp"
 
 namespace kmeans {
 
@@ -35,13 +37,11 @@ void group_centers(const float* centers, index_t k, index_t d, std::int32_t* ord
 
 class GroupBounds {
 public:
-    GroupBounds(const float* X, index_t n, index_t d, index_t k, bool per_center, int n_threads);
-
-    // Bytes of the bounds (n * n_units or n * k floats): for the caller's memory checks.
-    static std::size_t bound_bytes(index_t n, index_t k, bool per_center);
+    // facts must outlive the bounds.
+    GroupBounds(const RowFacts& facts, index_t n, index_t d, index_t k, bool per_center);
 
     // Before a pass with these centers (the first call also groups them).
-    void prepare(const float* centers, int n_threads);
+    void prepare(const float* centers);
 
     // The bound fields of a GroupArgs for the chunk that starts at row row0.
     void fill(GroupArgs& args, index_t row0);
@@ -49,18 +49,20 @@ public:
     // A row's label changed outside a pass: forget its bounds.
     void forget(index_t row);
 
-    bool exact_sums() const { return base_.exact_sums(); }
-    bool scores_all() const { return base_.scores_all(); }
+    // The pass about to run (after prepare) scores every row: its sums must be rebuilt.
+    bool scores_all() const { return drift_.first(); }
     const std::int32_t* order() const { return order_.data(); }
     index_t n_units() const { return n_units_; }
 
 private:
-    HamerlyBounds base_;  // |x|^2, drifts, gaps, margins, exactness
-    index_t n_, d_, k_, n_units_, n_bounds_;
+    const RowFacts& facts_;
+    index_t d_, k_, n_units_, n_bounds_;
     bool per_center_;
+    CenterDrift drift_;
     std::vector<float> lower_;
+    std::vector<double> upper_;
     std::vector<std::int32_t> order_, position_;
-    std::vector<double> drift_;  // per unit or per internal position
+    std::vector<double> unit_drift_;  // per unit or per internal position
     bool grouped_ = false;
 };
 

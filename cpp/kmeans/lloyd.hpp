@@ -6,6 +6,7 @@
 // region.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -25,23 +26,32 @@ bool has_openmp();
 int max_threads();
 
 struct PassStats {
-    double objective = 0.0;  // sum of w * squared distance to the nearest center
-    double sum_dist = 0.0;   // sum of w * distance (the notebook's J_clust)
+    double inertia = 0.0;    // sum of w * squared distance to the nearest center
+    double j_clust = 0.0;    // sum of w * distance (the notebook's J_clust)
+    index_t rows_scored = 0; // rows scored against every center (see RunStats::rows_scored)
     bool lean = false;       // a lean pass (see RunOptions): no objectives, some sq_dist stale
 };
 
 // One pass over X (n x d): nearest center (lowest index on ties) and squared distance of
 // every row; when sums is not null, also the weighted per-cluster row sums (k x d, double)
-// and weights (k). Partial results of fixed-size chunks are added in chunk order, so the
-// output is bitwise identical for any n_threads.
+// and weights (k); when chunk_inertia and chunk_j_clust are not null, the objectives of each
+// chunk of kChunkRows rows (ceil(n / kChunkRows) each). Partial results of the chunks are
+// added in chunk order (starting from 0), so the output is bitwise identical for any
+// n_threads, and a caller that adds the chunk objectives of several passes over consecutive
+// blocks of rows (each a multiple of kChunkRows rows but the last) in that order gets the
+// objective of one pass over all of them, bit for bit.
 PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
                       const double* weights, std::int32_t* labels, float* sq_dist,
-                      double* sums, double* weight_sums, int n_threads);
+                      double* sums, double* weight_sums, int n_threads,
+                      double* chunk_inertia = nullptr, double* chunk_j_clust = nullptr);
+
+// Rows i with previous[i] != labels[i].
+index_t count_changed(const std::int32_t* previous, const std::int32_t* labels, index_t n);
 
 // How a run finds each row's nearest center. Every algorithm gives the same labels, centers,
 // objectives and iteration count, bit for bit: the bounded ones only skip the (row, center)
 // scores that cannot change the label, with margins for the rounding of the scores (see
-// hamerly.hpp and grouped.hpp).
+// bound_math.hpp).
 enum class Algorithm {
     lloyd,    // every row against every center, every pass
     hamerly,  // Hamerly's bounds: one lower bound per row (8 bytes a row)
@@ -49,24 +59,30 @@ enum class Algorithm {
     elkan,    // plus one bound per row and center (4 * k bytes a row)
 };
 
+// Bytes of the lower bounds an algorithm keeps for n rows and k centers: Hamerly one double
+// per row, Yinyang one float per row and unit of kUnitCenters centers, Elkan one float per row
+// and center, Lloyd none. (The bounded algorithms also keep an upper bound and |x|^2 per row:
+// 16 bytes a row more.)
+std::size_t bound_bytes(Algorithm algorithm, index_t n, index_t k);
+
 struct RunOptions {
     int max_iter = 300;  // passes at most
     double tol = 0.0;    // stop when the squared center shift is <= tol; 0: only when no label changes
     int n_threads = 1;   // OpenMP threads for each pass
     Algorithm algorithm = Algorithm::lloyd;
-    // false: no per-iteration objectives (RunStats::objective and sum_dist stay empty), which
+    // false: no per-iteration objectives (RunStats::inertia_history and j_clust_history stay empty), which
     // lets the bounded algorithms skip rows without reading them: a row whose carried upper
     // bound (its last distance plus its center's drift) already proves its label is not read
-    // at all. Only with exact incremental sums (see hamerly.hpp); labels, centers, the final
+    // at all. Only with exact incremental sums (see row_facts.hpp); labels, centers, the final
     // distances and objectives and n_iter are the same either way.
     bool record_history = true;
 };
 
 struct RunStats {
-    std::vector<double> objective;  // per iteration: objective of the assignment to its centers
-    std::vector<double> sum_dist;   // per iteration: J_clust of the same assignment
-    double final_objective = 0.0;   // of the returned labels and centers
-    double final_sum_dist = 0.0;
+    std::vector<double> inertia_history;  // per iteration: inertia of the assignment to its centers
+    std::vector<double> j_clust_history;  // per iteration: J_clust of the same assignment
+    double inertia = 0.0;                 // of the returned labels and centers
+    double j_clust = 0.0;
     int n_iter = 0;
     bool converged = false;
     index_t n_relocated = 0;        // empty clusters moved to the farthest point
@@ -76,14 +92,11 @@ struct RunStats {
 };
 
 // Lloyd iterations from the given centers until no label changes (or the shift is within
-// tol, or max_iter passes). centers holds the initial centers on entry and the final ones on
-// return; labels and sq_dist receive the final assignment, always consistent with the
-// returned centers. should_stop is called before each pass (may be empty).
-//
-// Empty clusters: after a pass, each cluster with no weight (in index order) takes the row
-// farthest from its center (largest squared distance, lowest index on ties) whose cluster
-// keeps other members; the row leaves its old cluster's sums. A cluster that still has no
-// weight keeps its center. No center is ever NaN.
+// tol, or max_iter passes): after each pass, one lloyd_step (step.hpp: the center update, the
+// relocation of empty clusters and the stopping rule). centers holds the initial centers on
+// entry and the final ones on return; labels and sq_dist receive the final assignment, always
+// consistent with the returned centers. should_stop is called before each pass (may be
+// empty). No center is ever NaN.
 RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
                    float* centers, std::int32_t* labels, float* sq_dist,
                    const RunOptions& options, const std::function<bool()>& should_stop);

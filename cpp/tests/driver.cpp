@@ -1,7 +1,8 @@
 // Test driver of the kernel without Python: every entry point (assign_pass with and without
-// sums and weights, lloyd_run), with every SIMD kernel this CPU can run, on edge shapes,
-// checked against a plain double-precision brute force written here. Built by
-// -DMNIST_KMEANS_DRIVER=ON; scripts/run_sanitizers.sh runs it under ASan + UBSan.
+// sums and weights, lloyd_step, relocation_candidates, lloyd_run), with every SIMD kernel this
+// CPU can run, on edge shapes, checked against a plain double-precision brute force
+// (harness.hpp). This file holds the cases and main; checks.cpp the checks run on each case.
+// Built by -DMNIST_KMEANS_DRIVER=ON; scripts/run_sanitizers.sh runs it under ASan + UBSan.
 //
 // Usage: kmeans_driver [-v]. Exit status 0 when every check passed, 1 otherwise (each failed
 // check prints one line naming the case).
@@ -17,7 +18,10 @@
 //     centers equal to the means of their members at a strict fixed point, a non-increasing
 //     objective, the same clustering as a double brute-force Lloyd on separated blobs;
 //   * bitwise identity of 1, 2 and 3 threads, of concurrent calls from several std::threads,
-//     and of calls nested inside an outer OpenMP parallel region.
+//     and of calls nested inside an outer OpenMP parallel region;
+//   * the step: a loop of assign_pass + lloyd_step gives lloyd_run's results bit for bit (the
+//     per-chunk objectives, added in order, give the pass's); truncated candidate lists report
+//     exhaustion and change nothing; the candidates are a prefix of the full order.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -31,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness.hpp"
 #include "kmeans/dispatch.hpp"
 #include "kmeans/lloyd.hpp"
 
@@ -38,364 +43,8 @@
 #include <omp.h>
 #endif
 
-using kmeans::index_t;
-
+namespace kmeans_test {
 namespace {
-
-int g_failures = 0;
-int g_checks = 0;
-bool g_verbose = false;
-std::string g_case;  // the case being run, for failure messages
-
-void fail(const std::string& what) {
-    ++g_failures;
-    if (g_failures <= 200) std::fprintf(stderr, "FAIL [%s] %s\n", g_case.c_str(), what.c_str());
-}
-
-void check(bool ok, const std::string& what) {
-    ++g_checks;
-    if (!ok) fail(what);
-}
-
-std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, f, a, b, c, d);
-    return buf;
-}
-
-// A small deterministic generator (splitmix64), so the data are the same on every platform.
-struct Rng {
-    std::uint64_t s;
-    explicit Rng(std::uint64_t seed) : s(seed) {}
-    std::uint64_t next() {
-        std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-    index_t below(index_t m) { return static_cast<index_t>(next() % static_cast<std::uint64_t>(m)); }
-};
-
-constexpr double kEps32 = std::numeric_limits<float>::epsilon();
-
-struct Problem {
-    std::string name;
-    index_t n = 0, d = 0, k = 0;
-    std::vector<float> X;        // n x d
-    std::vector<float> centers;  // k x d (initial centers for lloyd_run)
-    std::vector<double> w;       // n, or empty for no weights
-    const double* weights() const { return w.empty() ? nullptr : w.data(); }
-};
-
-// ---------------------------------------------------------------------------------------------
-// The brute force, in double.
-
-double sq_dist_d(const float* x, const float* c, index_t d) {
-    double s = 0.0;
-    for (index_t j = 0; j < d; ++j) {
-        const double diff = static_cast<double>(x[j]) - c[j];
-        s += diff * diff;
-    }
-    return s;
-}
-
-// How far float32 rounding can move the kernel's score difference between centers a and b for
-// row x (see tests/test_oracle.py::rounding_bound), plus the error of the reported distance.
-double rounding_bound(const float* x, const float* ca, const float* cb, index_t d) {
-    double dots = 0.0, norms = 0.0;
-    for (index_t j = 0; j < d; ++j) {
-        dots += std::fabs(static_cast<double>(x[j])) * (std::fabs(ca[j]) + std::fabs(cb[j]));
-        norms += static_cast<double>(ca[j]) * ca[j] + static_cast<double>(cb[j]) * cb[j];
-    }
-    return 2.0 * (d + 2) * kEps32 * dots + 2.0 * kEps32 * norms;
-}
-
-// memcmp that accepts empty ranges (whose data() may be null)
-bool same_bytes(const void* a, const void* b, size_t bytes) {
-    return bytes == 0 || std::memcmp(a, b, bytes) == 0;
-}
-
-bool same_row(const float* a, const float* b, index_t d) {
-    return same_bytes(a, b, sizeof(float) * d);
-}
-
-// Check one pass's labels and distances for centers C against the brute force.
-void check_assignment(const Problem& p, const float* C, const std::int32_t* labels,
-                      const float* sq_dist, const char* where) {
-    const index_t n = p.n, d = p.d, k = p.k;
-    int reported = 0;
-    for (index_t i = 0; i < n; ++i) {
-        const float* x = p.X.data() + i * d;
-        const std::int32_t L = labels[i];
-        if (L < 0 || L >= k) {
-            check(false, std::string(where) + ": label out of range at row " + std::to_string(i));
-            continue;
-        }
-        index_t best = 0;
-        double best_d = sq_dist_d(x, C, d);
-        for (index_t c = 1; c < k; ++c) {
-            const double dc = sq_dist_d(x, C + c * d, d);
-            if (dc < best_d) best_d = dc, best = c;
-        }
-        const double dl = sq_dist_d(x, C + L * d, d);
-        bool ok = L == best || dl - best_d <= rounding_bound(x, C + L * d, C + best * d, d);
-        // ties to the lowest index: never a center that duplicates an earlier one
-        for (index_t c = 0; c < L && ok; ++c) {
-            if (same_row(C + c * d, C + L * d, d)) ok = false;
-        }
-        // the reported distance: sum (x - c)^2 in float32, d terms
-        double xc = 0.0;
-        for (index_t j = 0; j < d; ++j) {
-            const double diff = std::fabs(static_cast<double>(x[j]) - C[L * d + j]);
-            xc += diff * diff;
-        }
-        const double dist_tol = (d + 4) * kEps32 * xc + 1e-37;
-        const bool dist_ok = std::fabs(static_cast<double>(sq_dist[i]) - dl) <= dist_tol &&
-                             (!same_row(x, C + L * d, d) || sq_dist[i] == 0.0f) &&
-                             std::isfinite(sq_dist[i]);
-        ++g_checks;
-        if ((!ok || !dist_ok) && reported++ < 5) {
-            fail(std::string(where) + ": row " + std::to_string(i) + " label " +
-                 std::to_string(L) + " (brute force " + std::to_string(best) + ")" +
-                 fmt(" d2 %.9g vs %.9g, kernel sq_dist %.9g", dl, best_d, sq_dist[i]));
-        }
-    }
-}
-
-struct Sums {
-    std::vector<double> sums, wsum;
-    double objective = 0.0, sum_dist = 0.0;
-    std::vector<double> abs_sums;  // sum |w x| per entry, for tolerances
-};
-
-Sums brute_sums(const Problem& p, const std::int32_t* labels, const float* sq_dist) {
-    Sums s;
-    s.sums.assign(p.k * p.d, 0.0);
-    s.abs_sums.assign(p.k * p.d, 0.0);
-    s.wsum.assign(p.k, 0.0);
-    for (index_t i = 0; i < p.n; ++i) {
-        const double w = p.w.empty() ? 1.0 : p.w[i];
-        const index_t L = labels[i];
-        if (L < 0 || L >= p.k) continue;
-        for (index_t j = 0; j < p.d; ++j) {
-            s.sums[L * p.d + j] += w * p.X[i * p.d + j];
-            s.abs_sums[L * p.d + j] += std::fabs(w * p.X[i * p.d + j]);
-        }
-        s.wsum[L] += w;
-        s.objective += w * sq_dist[i];
-        s.sum_dist += w * std::sqrt(static_cast<double>(sq_dist[i]));
-    }
-    return s;
-}
-
-bool close(double a, double b, double scale) {
-    return std::fabs(a - b) <= 1e-12 * scale + 1e-300;
-}
-
-// Run assign_pass with and without sums, for 1, 2 and 3 threads; check against the brute force
-// and bitwise against each other.
-void test_assign(const Problem& p) {
-    const index_t n = p.n, d = p.d, k = p.k;
-    struct Out {
-        std::vector<std::int32_t> labels;
-        std::vector<float> sq;
-        std::vector<double> sums, wsum;
-        kmeans::PassStats stats;
-    };
-    auto run = [&](bool accumulate, int threads) {
-        Out o;
-        o.labels.assign(n, -7);
-        o.sq.assign(n, -1.0f);
-        if (accumulate) {
-            o.sums.assign(k * d, 12345.0);  // garbage: assign_pass must overwrite, not add
-            o.wsum.assign(k, 12345.0);
-        }
-        o.stats = kmeans::assign_pass(p.X.data(), n, d, p.centers.data(), k, p.weights(),
-                                      o.labels.data(), o.sq.data(),
-                                      accumulate ? o.sums.data() : nullptr,
-                                      accumulate ? o.wsum.data() : nullptr, threads);
-        return o;
-    };
-    const Out base = run(true, 1);
-    check_assignment(p, p.centers.data(), base.labels.data(), base.sq.data(), "assign_pass");
-    const Sums b = brute_sums(p, base.labels.data(), base.sq.data());
-    double obj_scale = 0.0, dist_scale = 0.0;
-    for (index_t i = 0; i < n; ++i) {
-        const double w = p.w.empty() ? 1.0 : p.w[i];
-        obj_scale += std::fabs(w * base.sq[i]);
-        dist_scale += std::fabs(w * std::sqrt(static_cast<double>(base.sq[i])));
-    }
-    check(close(base.stats.objective, b.objective, obj_scale),
-          fmt("objective %.17g, brute force %.17g", base.stats.objective, b.objective));
-    check(close(base.stats.sum_dist, b.sum_dist, dist_scale),
-          fmt("sum_dist %.17g, brute force %.17g", base.stats.sum_dist, b.sum_dist));
-    int bad = 0;
-    for (index_t e = 0; e < k * d; ++e) {
-        if (!close(base.sums[e], b.sums[e], b.abs_sums[e]) && bad++ < 3) {
-            fail(fmt("sums[%.0f] = %.17g, brute force %.17g", static_cast<double>(e),
-                     base.sums[e], b.sums[e]));
-        }
-    }
-    for (index_t c = 0; c < k; ++c) {
-        if (!close(base.wsum[c], b.wsum[c], std::fabs(b.wsum[c])) && bad++ < 6) {
-            fail(fmt("weight_sums[%.0f] = %.17g, brute force %.17g", static_cast<double>(c),
-                     base.wsum[c], b.wsum[c]));
-        }
-    }
-    g_checks += 1;
-
-    // Without sums: the same labels, distances and objectives; sums untouched (null).
-    const Out plain = run(false, 1);
-    check(plain.labels == base.labels && plain.sq == base.sq, "accumulate=false changes labels");
-    check(std::memcmp(&plain.stats, &base.stats, sizeof base.stats) == 0,
-          "accumulate=false changes the objective");
-
-    // Any number of threads: bitwise identical.
-    for (int threads : {2, 3, 8}) {
-        for (bool accumulate : {true, false}) {
-            const Out o = run(accumulate, threads);
-            const Out& ref = accumulate ? base : plain;
-            const bool same = o.labels == ref.labels &&
-                              same_bytes(o.sq.data(), ref.sq.data(), sizeof(float) * n) &&
-                              o.sums.size() == ref.sums.size() &&
-                              same_bytes(o.sums.data(), ref.sums.data(),
-                                         sizeof(double) * o.sums.size()) &&
-                              o.wsum.size() == ref.wsum.size() &&
-                              same_bytes(o.wsum.data(), ref.wsum.data(),
-                                         sizeof(double) * o.wsum.size()) &&
-                              std::memcmp(&o.stats, &ref.stats, sizeof o.stats) == 0;
-            check(same, "assign_pass with " + std::to_string(threads) +
-                            " threads differs from 1 thread (accumulate=" +
-                            std::to_string(accumulate) + ")");
-        }
-    }
-}
-
-struct RunOut {
-    std::vector<float> centers;
-    std::vector<std::int32_t> labels;
-    std::vector<float> sq;
-    kmeans::RunStats stats;
-};
-
-RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, double tol = 0.0,
-                 const std::function<bool()>& stop = {},
-                 kmeans::Algorithm algorithm = kmeans::Algorithm::lloyd, bool history = true) {
-    RunOut o;
-    o.centers = p.centers;
-    o.labels.assign(p.n, -7);
-    o.sq.assign(p.n, -1.0f);
-    kmeans::RunOptions opt;
-    opt.max_iter = max_iter;
-    opt.tol = tol;
-    opt.n_threads = threads;
-    opt.algorithm = algorithm;
-    opt.record_history = history;
-    o.stats = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights(), o.centers.data(),
-                                o.labels.data(), o.sq.data(), opt, stop);
-    return o;
-}
-
-bool identical(const RunOut& a, const RunOut& b) {
-    auto same_d = [](const std::vector<double>& x, const std::vector<double>& y) {
-        return x.size() == y.size() && same_bytes(x.data(), y.data(), sizeof(double) * x.size());
-    };
-    return a.centers.size() == b.centers.size() &&
-           same_bytes(a.centers.data(), b.centers.data(), sizeof(float) * a.centers.size()) &&
-           a.labels == b.labels && a.sq.size() == b.sq.size() &&
-           same_bytes(a.sq.data(), b.sq.data(), sizeof(float) * a.sq.size()) &&
-           same_d(a.stats.objective, b.stats.objective) && same_d(a.stats.sum_dist, b.stats.sum_dist) &&
-           std::memcmp(&a.stats.final_objective, &b.stats.final_objective, sizeof(double)) == 0 &&
-           std::memcmp(&a.stats.final_sum_dist, &b.stats.final_sum_dist, sizeof(double)) == 0 &&
-           a.stats.n_iter == b.stats.n_iter && a.stats.converged == b.stats.converged &&
-           a.stats.n_relocated == b.stats.n_relocated && a.stats.interrupted == b.stats.interrupted;
-}
-
-void test_lloyd(const Problem& p) {
-    const index_t n = p.n, d = p.d, k = p.k;
-    const RunOut r = run_lloyd(p, 1);
-    const kmeans::RunStats& s = r.stats;
-    check(!s.interrupted, "lloyd_run: interrupted without a stop request");
-    check(s.n_iter >= 1 && s.n_iter <= 300, "lloyd_run: n_iter out of range");
-    check(static_cast<index_t>(s.objective.size()) == s.n_iter &&
-              static_cast<index_t>(s.sum_dist.size()) == s.n_iter,
-          "lloyd_run: history length differs from n_iter");
-    bool finite = true;
-    for (float c : r.centers) finite = finite && std::isfinite(c);
-    check(finite, "lloyd_run: a center is not finite");
-    check_assignment(p, r.centers.data(), r.labels.data(), r.sq.data(), "lloyd_run final");
-    const Sums b = brute_sums(p, r.labels.data(), r.sq.data());
-    double obj_scale = 0.0;
-    for (index_t i = 0; i < n; ++i) obj_scale += (p.w.empty() ? 1.0 : p.w[i]) * r.sq[i];
-    check(close(s.final_objective, b.objective, obj_scale),
-          fmt("final_objective %.17g, brute force %.17g", s.final_objective, b.objective));
-    // Lloyd never increases the objective (up to float32 rounding of the distances).
-    for (size_t i = 1; i < s.objective.size(); ++i) {
-        const double slack = 1e-5 * s.objective[i - 1] + 1e-30;
-        check(s.objective[i] <= s.objective[i - 1] + slack,
-              fmt("objective rose at iteration %.0f: %.17g -> %.17g", static_cast<double>(i),
-                  s.objective[i - 1], s.objective[i]));
-    }
-    if (!s.objective.empty()) {
-        check(s.final_objective <= s.objective.back() * (1 + 1e-5) + 1e-30,
-              "final objective above the last iteration's");
-    }
-    // A strict fixed point: each cluster with weight has its center at the mean of its members.
-    if (s.converged) {
-        int bad = 0;
-        for (index_t c = 0; c < k; ++c) {
-            if (!(b.wsum[c] > 0.0)) continue;
-            for (index_t j = 0; j < d; ++j) {
-                const double mean = b.sums[c * d + j] / b.wsum[c];
-                const double tol = 2.0 * kEps32 * std::fabs(mean) +
-                                   1e-12 * b.abs_sums[c * d + j] / b.wsum[c] + 1e-38;
-                if (std::fabs(r.centers[c * d + j] - mean) > tol && bad++ < 3) {
-                    fail(fmt("converged center %.0f[%.0f] = %.9g, mean of members %.9g",
-                             static_cast<double>(c), static_cast<double>(j), r.centers[c * d + j],
-                             mean));
-                }
-            }
-        }
-        ++g_checks;
-    }
-    // Bitwise identity for other thread counts.
-    for (int threads : {2, 3}) {
-        check(identical(r, run_lloyd(p, threads)),
-              "lloyd_run with " + std::to_string(threads) + " threads differs from 1 thread");
-    }
-    // The bounded algorithms give the same run, bit for bit (rows_scored aside).
-    for (auto algorithm : {kmeans::Algorithm::hamerly, kmeans::Algorithm::yinyang, kmeans::Algorithm::elkan}) {
-        check(identical(r, run_lloyd(p, 2, 300, 0.0, {}, algorithm)),
-              "lloyd_run with a bounded algorithm (" + std::to_string(static_cast<int>(algorithm)) +
-                  ") differs from lloyd");
-        // without histories (lean passes): the same run but for the empty histories
-        RunOut lean = run_lloyd(p, 2, 300, 0.0, {}, algorithm, false);
-        check(lean.stats.objective.empty() && lean.stats.sum_dist.empty(),
-              "lloyd_run without history recorded one");
-        lean.stats.objective = r.stats.objective;
-        lean.stats.sum_dist = r.stats.sum_dist;
-        check(identical(r, lean), "lloyd_run without history differs from lloyd (" +
-                                      std::to_string(static_cast<int>(algorithm)) + ")");
-    }
-    // max_iter=1 and a positive tol also give consistent outputs.
-    const RunOut one = run_lloyd(p, 2, 1);
-    check(one.stats.n_iter == 1 && one.stats.objective.size() == 1, "max_iter=1: n_iter != 1");
-    check_assignment(p, one.centers.data(), one.labels.data(), one.sq.data(), "lloyd_run max_iter=1");
-    const RunOut loose = run_lloyd(p, 3, 300, 1e-3);
-    check_assignment(p, loose.centers.data(), loose.labels.data(), loose.sq.data(),
-                     "lloyd_run tol=1e-3");
-    // should_stop: asked before the first pass, it stops at once and reports it.
-    int calls = 0;
-    const RunOut stopped = run_lloyd(p, 2, 300, 0.0, [&calls] { return ++calls >= 1; });
-    check(stopped.stats.interrupted && stopped.stats.n_iter == 0 && calls == 1,
-          "should_stop=true before the first pass did not stop the run");
-    // ... and after the second, it stops after two passes.
-    calls = 0;
-    const RunOut stopped2 = run_lloyd(p, 2, 300, 0.0, [&calls] { return ++calls >= 3; });
-    check(stopped2.stats.interrupted ? stopped2.stats.n_iter == 2 : stopped2.stats.n_iter <= 2,
-          "should_stop after two passes: wrong n_iter");
-}
 
 // ---------------------------------------------------------------------------------------------
 // Cases.
@@ -494,6 +143,7 @@ void run_case(Problem p) {
     if (g_verbose) std::fprintf(stderr, "  %s\n", g_case.c_str());
     test_assign(p);
     test_lloyd(p);
+    test_step_loop(p);
 }
 
 void edge_cases() {
@@ -549,7 +199,7 @@ void edge_cases() {
         }
         run_case(p);
         const RunOut r = run_lloyd(p, 2);
-        check(r.stats.final_objective == 0.0, "all points equal: objective is not 0");
+        check(r.stats.inertia == 0.0, "all points equal: objective is not 0");
         if (equal_centers) {
             bool zeros = true;
             for (index_t i = 0; i < p.n; ++i) zeros = zeros && r.labels[i] == 0;
@@ -567,7 +217,7 @@ void edge_cases() {
         run_case(q);
         const RunOut r = run_lloyd(q, 2);
         check(r.centers == q.centers, "all weights zero: centers moved");
-        check(r.stats.final_objective == 0.0, "all weights zero: objective is not 0");
+        check(r.stats.inertia == 0.0, "all weights zero: objective is not 0");
         // only one row with weight: every other cluster stays empty (nothing can be moved)
         Problem s = random_problem("one row with weight", 50, 3, 4, 82, true);
         std::fill(s.w.begin(), s.w.end(), 0.0);
@@ -718,8 +368,10 @@ void dispatch_api() {
 }
 
 }  // namespace
+}  // namespace kmeans_test
 
 int main(int argc, char** argv) {
+    using namespace kmeans_test;
     for (int i = 1; i < argc; ++i) g_verbose = g_verbose || std::string(argv[i]) == "-v";
     std::fprintf(stderr, "kmeans_driver: openmp=%d max_threads=%d isas:", kmeans::has_openmp(),
                  kmeans::max_threads());
@@ -727,6 +379,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     try {
         dispatch_api();
+        step_rules();
         for (const std::string& isa : kmeans::available_isas()) {
             kmeans::set_isa(isa);
             std::fprintf(stderr, "kernel %s\n", isa.c_str());

@@ -1,8 +1,56 @@
-"""Type stub of the compiled kernel (cpp/bindings.cpp). Private: use mnist_kmeans.kmeans."""
+"""Type stub of the compiled kernel (cpp/bindings.cpp). Private: use mnist_kmeans.kmeans.
+
+Inputs must be C-contiguous float32 (X, centers) and float64 (sample_weight, sums); the kernel
+checks dtypes and shapes only, never modifies its inputs, and returns NamedTuples.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-chunk_rows: int
+chunk_rows: int  # rows per chunk: the unit of parallel work and of the fixed-order sums (512)
+unit_centers: int  # centers per unit of Yinyang's bounds (16)
+
+class PassOutput(NamedTuple):
+    labels: np.ndarray  # (n,) int32
+    sq_distances: np.ndarray  # (n,) float32
+    sums: np.ndarray | None  # (k, d) float64, None unless accumulate
+    weight_sums: np.ndarray | None  # (k,) float64, None unless accumulate
+    inertia: float
+    j_clust: float
+    chunk_inertia: np.ndarray  # (ceil(n / chunk_rows),) float64
+    chunk_j_clust: np.ndarray  # (ceil(n / chunk_rows),) float64
+    n_changed: int  # rows whose label differs from previous_labels (n without them)
+
+class RunOutput(NamedTuple):
+    centers: np.ndarray  # (k, d) float32
+    labels: np.ndarray  # (n,) int32
+    sq_distances: np.ndarray  # (n,) float32
+    inertia_history: np.ndarray  # (n_iter,) float64, empty without record_history
+    j_clust_history: np.ndarray  # (n_iter,) float64, empty without record_history
+    inertia: float
+    j_clust: float
+    n_iter: int
+    converged: bool
+    n_relocated: int
+    rows_scored: np.ndarray  # (n_iter,) int64
+
+class StepOutput(NamedTuple):
+    centers: np.ndarray  # (k, d) float32
+    sums: np.ndarray  # (k, d) float64, after the relocations
+    weight_sums: np.ndarray  # (k,) float64, after the relocations
+    shift: float
+    moved_rows: np.ndarray  # (n_relocated,) int64
+    moved_from: np.ndarray  # (n_relocated,) int32
+    moved_to: np.ndarray  # (n_relocated,) int32
+    n_relocated: int
+    converged: bool
+    final_pass: bool
+    candidates_exhausted: bool
+
+# (rows int64, labels int32, weights float64 or None, X float32 (m, d), complete)
+_CandidateTuple = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, bool]
 
 def assign(
     X: np.ndarray,
@@ -10,7 +58,8 @@ def assign(
     sample_weight: np.ndarray | None = None,
     accumulate: bool = True,
     n_threads: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, float, float]: ...
+    previous_labels: np.ndarray | None = None,
+) -> PassOutput: ...
 def lloyd(
     X: np.ndarray,
     init: np.ndarray,
@@ -19,10 +68,28 @@ def lloyd(
     tol: float = 0.0,
     n_threads: int = 0,
     algorithm: str = "lloyd",
-) -> dict[str, object]: ...
+    record_history: bool = True,
+) -> RunOutput: ...
+def lloyd_step(
+    centers: np.ndarray,
+    sums: np.ndarray,
+    weight_sums: np.ndarray,
+    n_changed: int,
+    relocated_last: bool,
+    iteration: int,
+    max_iter: int,
+    tol: float,
+    candidates: _CandidateTuple | Callable[[int], _CandidateTuple] | None = None,
+) -> StepOutput: ...
+def relocation_candidates(
+    sq_distances: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    limit: int | None = None,
+) -> np.ndarray: ...  # (m,) int64
+def exact_sums(X: np.ndarray) -> bool: ...
+def bound_bytes(algorithm: str, n: int, k: int) -> int: ...
 def has_openmp() -> bool: ...
 def max_threads() -> int: ...
 def available_isas() -> list[str]: ...
 def current_isa() -> str: ...
 def set_isa(name: str) -> None: ...
-def exact_sums(X: np.ndarray) -> bool: ...

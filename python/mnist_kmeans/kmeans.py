@@ -12,7 +12,10 @@ Layers:
 * :func:`initial_centers` (from :mod:`mnist_kmeans.initialization`) - 'random', greedy
   'k-means++', or a given array;
 * :func:`lloyd` - one run of Lloyd's algorithm in the kernel, from given centers, returning a
-  :class:`RunResult`; :func:`assign_pass` - one pass;
+  :class:`RunResult`;
+* :func:`assign_pass` and :func:`lloyd_step` (from :mod:`mnist_kmeans.step`) - one pass and
+  one step of that run, for drivers that run the loop themselves (a pass per block of rows,
+  e.g. on a cluster);
 * :class:`KMeans` - the estimator: fit/predict/transform/score; its restarts run in
   :func:`mnist_kmeans.restarts.run_restarts`, shared with :mod:`mnist_kmeans.study`.
 """
@@ -42,13 +45,27 @@ from ._validation import (
 )
 from .initialization import INIT_METHODS, initial_centers
 from .restarts import RestartSummary, run_restarts, seed_entropy
+from .step import (
+    RelocationCandidates,
+    StepResult,
+    lloyd_step,
+    merge_candidates,
+    relocation_candidates,
+    sum_in_order,
+)
 
 __all__ = [
     "KMeans",
     "RunResult",
     "RestartSummary",
     "PassResult",
+    "RelocationCandidates",
+    "StepResult",
     "assign_pass",
+    "lloyd_step",
+    "merge_candidates",
+    "relocation_candidates",
+    "sum_in_order",
     "as_float32_rows",
     "check_sample_weight",
     "initial_centers",
@@ -140,6 +157,15 @@ class PassResult:
     weight_sums : ndarray of shape (n_clusters,), float64
     inertia, j_clust : float
         Sum of (weighted) squared distances, and of distances.
+    chunk_inertia, chunk_j_clust : ndarray of shape (ceil(n_samples / chunk_rows),), float64
+        The share of each chunk of ``_kernel.chunk_rows`` (512) rows, in row order.
+        ``inertia`` is their sum added in that order starting from 0.0 (see
+        :func:`sum_in_order`), so a driver that passes over row blocks whose boundaries are
+        multiples of 512 rows and adds all their chunks in global order gets the inertia of
+        one pass over all rows, bit for bit (the sums only when they are exact).
+    n_changed : int
+        Rows whose label differs from ``previous_labels``; every row when none were given
+        (as at the first pass of a run).
     """
 
     labels: np.ndarray
@@ -148,6 +174,9 @@ class PassResult:
     weight_sums: np.ndarray
     inertia: float
     j_clust: float
+    chunk_inertia: np.ndarray | None = None
+    chunk_j_clust: np.ndarray | None = None
+    n_changed: int = 0
 
 
 def assign_pass(
@@ -156,17 +185,20 @@ def assign_pass(
     *,
     sample_weight: np.ndarray | None = None,
     n_threads: int | None = None,
+    previous_labels: np.ndarray | None = None,
 ) -> PassResult:
     """One pass of the kernel over X: nearest centers and per-cluster sums.
 
     X must come from :func:`as_float32_rows` and centers be float32 of shape
     (n_clusters, n_features). Summing ``sums`` and ``weight_sums`` over the chunks of a larger
-    array and dividing gives the next centers of a Lloyd iteration over the whole array.
+    array and dividing gives the next centers of a Lloyd iteration over the whole array (or
+    pass them to :func:`lloyd_step`). ``previous_labels`` (int32, one per row): count in
+    ``n_changed`` the rows whose label differs from them.
     """
-    labels, sq, sums, weights, inertia, j_clust = _kernel.assign(
-        X, centers, sample_weight, True, _resolve_threads(n_threads)
+    out = _kernel.assign(
+        X, centers, sample_weight, True, _resolve_threads(n_threads), previous_labels
     )
-    return PassResult(labels, sq, sums, weights, float(inertia), float(j_clust))
+    return PassResult(**out._asdict())  # the same names, one per quantity
 
 
 ALGORITHMS = ("auto", "lloyd", "hamerly", "yinyang", "elkan")
@@ -176,6 +208,9 @@ MAX_BOUND_BYTES = 2 * 1024**3
 
 # 'auto' uses Yinyang's unit bounds from this many clusters on (Hamerly's single bound below),
 # as long as they take at most AUTO_BOUND_BYTES (a fit should not need much more than X).
+# 48 lies between the k of benchmarks/results_2026-11-27b.md part a (MNIST 60k, 2 AVX2 cores)
+# where Hamerly's pass is faster (k = 20: 13.6 ms against 16.7 ms) and those where Yinyang's
+# is as fast or faster (k = 64: 23.0 against 23.4 ms; k = 256: 49.4 against 75.8 ms).
 AUTO_YINYANG_MIN_CLUSTERS = 48
 AUTO_BOUND_BYTES = 64 * 1024**2
 
@@ -186,8 +221,8 @@ def _n_rows(a: Any) -> int:
 
 
 def _bound_bytes(algorithm: str, n_samples: int, n_clusters: int) -> int:
-    per_row = n_clusters if algorithm == "elkan" else -(-n_clusters // 16)
-    return 4 * n_samples * per_row
+    # the kernel's own count: 4 bytes a row and center (elkan) or unit of 16 centers (yinyang)
+    return int(_kernel.bound_bytes(algorithm, n_samples, n_clusters))
 
 
 def _resolve_algorithm(algorithm: str, max_iter: int, n_samples: int, n_clusters: int) -> str:
@@ -265,20 +300,7 @@ def lloyd(
         _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers)),
         bool(record_history),
     )
-    return RunResult(
-        centers=out["centers"],
-        labels=out["labels"],
-        sq_distances=out["sq_distances"],
-        inertia_history=out["objective_history"],
-        j_clust_history=out["sum_dist_history"],
-        inertia=float(out["objective"]),
-        j_clust=float(out["sum_dist"]),
-        n_iter=int(out["n_iter"]),
-        converged=bool(out["converged"]),
-        n_relocated=int(out["n_relocated"]),
-        init_centers=init_centers,
-        rows_scored=out["rows_scored"],
-    )
+    return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 
 
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -452,10 +474,9 @@ default='k-means++'
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         weights = check_sample_weight(sample_weight, X.shape[0])
-        labels, sq_dist, _, _, objective, _ = _kernel.assign(
-            X, self.cluster_centers_, weights, False, _resolve_threads(self.n_threads)
-        )
-        return labels, sq_dist, objective
+        threads = _resolve_threads(self.n_threads)
+        out = _kernel.assign(X, self.cluster_centers_, weights, False, threads)
+        return out.labels, out.sq_distances, out.inertia
 
     def predict(self, X: Any) -> np.ndarray:
         """Index of the nearest center of each row, ndarray of shape (n_samples,), int32."""

@@ -1,6 +1,6 @@
 """A readable pure-NumPy k-means in float64: the oracle the C++ kernel is tested against.
 
-Same semantics as the kernel (see ``cpp/kmeans/lloyd.hpp``), written for clarity rather than
+Same semantics as the kernel (see ``cpp/kmeans/step.hpp``), written for clarity rather than
 speed:
 
 * assignment: each row goes to its nearest center; ties go to the lowest center index;
