@@ -15,13 +15,13 @@ import matplotlib.text  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_kmeans.neighbors import nearest_members  # noqa: E402
 from mnist_kmeans.plotting import (  # noqa: E402
     MAX_NEAREST_SHOWN,
     grid_shape,
+    nearest_tile,
     plot_centers,
     plot_contingency,
     plot_nearest_members,
@@ -198,63 +198,87 @@ def nearest_case(k, n, seed=0):
     return X, nearest_members(X, labels, centers, n=n), y_true, majority
 
 
+def _mosaic(fig: Figure) -> np.ndarray:
+    assert len(fig.axes) == 1 and len(fig.axes[0].images) == 1  # one picture, however many tiles
+    return np.asarray(fig.axes[0].images[0].get_array())
+
+
+WHITE, RED = np.ones(3), np.array([1.0, 0.0, 0.0])
+
+
+def _framed(mosaic: np.ndarray, rows: slice, cols: slice) -> bool:
+    """Whether the gap just outside the tile is red all round (checked at the four sides)."""
+    middle_r, middle_c = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
+    sides = [mosaic[rows.start - 1, middle_c], mosaic[rows.stop, middle_c],
+             mosaic[middle_r, cols.start - 1], mosaic[middle_r, cols.stop]]
+    if all(np.array_equal(side, RED) for side in sides):
+        return True
+    assert all(np.array_equal(side, WHITE) for side in sides), sides
+    return False
+
+
 @pytest.mark.parametrize("k", [5, 10, 20])
 def test_plot_nearest_members(k, tmp_path):
     n = 3
     X, nearest, y_true, majority = nearest_case(k, n)
     fig = plot_nearest_members(X, nearest, y_true=y_true, majority=majority, image_shape=SHAPE)
-    assert len(fig.axes) == k * n
-    red = to_rgba("red")
+    mosaic = _mosaic(fig)
+    shown = X[nearest.indices[nearest.indices >= 0]]
+    low, high = shown.min(), shown.max()  # one gray scale for every tile
     outlined = 0
     for c in range(k):
         for j in range(n):
-            ax = fig.axes[c * n + j]
-            assert grid_of(ax) == (k, n)
+            rows, cols = nearest_tile(c, j, SHAPE)
+            tile = mosaic[rows, cols]
             index = nearest.indices[c, j]
-            assert len(ax.images) == (1 if index >= 0 else 0)
-            expect = index >= 0 and y_true[index] != majority[c]
-            frame = [spine.get_visible() for spine in ax.spines.values()]
-            assert all(frame) if expect else not any(frame)
-            if expect:
-                outlined += 1
-                assert all(s.get_edgecolor() == red for s in ax.spines.values())
-        label = fig.axes[c * n].get_ylabel()
-        assert f"cluster {c}" in label
-        if majority[c] >= 0:
-            assert str(majority[c]) in label
-        else:
-            assert "empty" in label
+            if index < 0:
+                assert np.all(tile == 1.0)  # a blank slot stays white
+                assert not _framed(mosaic, rows, cols)
+                continue
+            expected = (X[index].reshape(SHAPE) - low) / (high - low)
+            for channel in range(3):  # gray
+                np.testing.assert_allclose(tile[:, :, channel], expected, atol=1e-6)
+            odd = y_true[index] != majority[c]
+            assert _framed(mosaic, rows, cols) == odd
+            outlined += odd
     assert outlined > 0  # the random digits make the check meaningful
-    assert sum(len(ax.images) for ax in fig.axes) == nearest.n_valid.sum()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == k
+    for c, label in enumerate(labels):
+        assert label.startswith(f"cluster {c}\n")
+        assert label.endswith(f"majority {majority[c]}" if majority[c] >= 0 else "empty")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "3"]
     assert_saves_png(fig, tmp_path / "nearest.png")
 
 
 def test_nearest_rows_start_with_the_representative_and_say_what_they_are():
     k, n = 4, 3
     X, nearest, y_true, majority = nearest_case(k, n)
-    centers = np.random.default_rng(1).random((k, 36), dtype=np.float32)
+    centers = np.random.default_rng(1).random((k, 36), dtype=np.float32) * 0.5 + 0.25
     fig = plot_nearest_members(X, nearest, centers=centers, y_true=y_true, majority=majority,
                                image_shape=SHAPE)
-    # per row: the representative, then n members (the gap column is removed)
-    assert len(fig.axes) == k * (n + 1)
-    rows = [fig.axes[c * (n + 1):(c + 1) * (n + 1)] for c in range(k)]
-    for c, row in enumerate(rows):
-        first = row[0]
-        assert len(first.images) == 1
-        np.testing.assert_array_equal(first.images[0].get_array(), centers[c].reshape(SHAPE))
-        label = first.get_ylabel()
-        assert f"cluster {c}" in label
-        if nearest.n_members[c] == 0:
-            assert "empty" in label
-        elif majority[c] >= 0:
-            assert f"majority {majority[c]}" in label
-        # the members follow, nearest first
-        for j, ax in enumerate(row[1:]):
+    mosaic = _mosaic(fig)
+    shown = X[nearest.indices[nearest.indices >= 0]]
+    low, high = shown.min(), shown.max()
+    for c in range(k):
+        rows, cols = nearest_tile(c, -1, SHAPE, lead=True)
+        np.testing.assert_allclose(mosaic[rows, cols, 0],
+                                   (centers[c].reshape(SHAPE) - low) / (high - low), atol=1e-6)
+        assert not _framed(mosaic, rows, cols)
+        # the members follow, after a wider gap than between members
+        first_member = nearest_tile(c, 0, SHAPE, lead=True)[1]
+        second_member = nearest_tile(c, 1, SHAPE, lead=True)[1]
+        assert first_member.start - cols.stop > second_member.start - first_member.stop
+        for j in range(n):
             index = nearest.indices[c, j]
-            assert len(ax.images) == (1 if index >= 0 else 0)
+            tile = mosaic[nearest_tile(c, j, SHAPE, lead=True)]
             if index >= 0:
-                np.testing.assert_array_equal(ax.images[0].get_array(), X[index].reshape(SHAPE))
-    assert [ax.get_title() for ax in rows[0]] == ["mean"] + [str(j + 1) for j in range(n)]
+                np.testing.assert_allclose(
+                    tile[:, :, 0], (X[index].reshape(SHAPE) - low) / (high - low), atol=1e-6)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == f"cluster 0\nmajority {majority[0]}"
+    assert labels[-1] == f"cluster {k - 1}\nempty"  # nearest_case leaves the last one empty
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["mean", "1", "2", "3"]
 
 
 def test_nearest_columns_are_bounded_by_the_figure_and_the_clusters():
@@ -263,7 +287,10 @@ def test_nearest_columns_are_bounded_by_the_figure_and_the_clusters():
     largest = int(nearest.n_members.max())
     assert largest < 30
     fig = plot_nearest_members(X, nearest, image_shape=SHAPE)
-    assert len(fig.axes) == 5 * largest
+    assert len(fig.axes[0].get_xticklabels()) == largest
+    width = _mosaic(fig).shape[1]  # room for the last column, not for another
+    assert nearest_tile(0, largest - 1, SHAPE)[1].stop < width
+    assert width < nearest_tile(0, largest, SHAPE)[1].stop
     # more than a figure row can show: refused, whatever the clusters hold
     rng = np.random.default_rng(0)
     X = rng.random((400, 36), dtype=np.float32)
@@ -277,7 +304,8 @@ def test_plot_nearest_members_without_digits_has_no_outlines():
     X, nearest, y_true, majority = nearest_case(5, 4)
     for kwargs in ({}, {"y_true": y_true}, {"majority": majority}):
         fig = plot_nearest_members(X, nearest, image_shape=SHAPE, **kwargs)
-        assert not any(s.get_visible() for ax in fig.axes for s in ax.spines.values())
+        mosaic = _mosaic(fig)
+        assert not np.any(np.all(mosaic == RED, axis=-1))
 
 
 @pytest.mark.parametrize(("k", "annotated"), [(5, True), (20, True), (50, False)])

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_NEAREST_SHOWN",
     "NumberFormatter",
     "grid_shape",
+    "nearest_tile",
     "plot_centers",
     "plot_contingency",
     "plot_nearest_members",
@@ -41,9 +42,8 @@ __all__ = [
 
 # Most images per row in plot_centers.
 _MAX_COLUMNS = 5
-# Colour and width of the frame around members of a digit other than the majority.
-_OUTLINE_COLOR = "red"
-_OUTLINE_WIDTH = 3.0
+# Colour of the frame around members of a digit other than the majority.
+_OUTLINE_RGB = (1.0, 0.0, 0.0)  # red
 # Contingency tables with more cells than this are not annotated by default:
 # the numbers would be too small to read.
 _MAX_ANNOTATED_CELLS = 400
@@ -268,12 +268,16 @@ def plot_nearest_members(
     Returns
     -------
     Figure
-        One row per cluster, labelled "cluster c" and, when known, "majority d" (or
-        "empty"). With ``centers``, the first axes of a row shows the representative (column
-        title "mean"); then come the cluster's members nearest first (column titles 1, 2,
-        ...). There are ``min(nearest.n, largest cluster size)`` member columns (no column
-        that every cluster leaves blank); slots beyond a short cluster's members stay blank.
-        All images share one gray scale.
+        One axes holding one picture, a mosaic of tiles on white (drawn as one image, so that
+        the figure stays quick to draw and small in memory however many tiles it has; see
+        :func:`nearest_tile` for where each tile lies). One row per cluster, labelled (y tick
+        labels) "cluster c" and, when known, "majority d" (or "empty"). With ``centers``, the
+        row starts with the representative (column title "mean") and a wider gap; then come
+        the cluster's members, nearest first (column titles 1, 2, ...). There are
+        ``min(nearest.n, largest cluster size)`` member columns (no column that every cluster
+        leaves blank); slots beyond a short cluster's members stay white. All tiles share one
+        gray scale; a red frame around a tile marks a member of another digit than its
+        cluster's majority.
 
     Raises
     ------
@@ -298,50 +302,100 @@ def plot_nearest_members(
     digits = None if y_true is None else check_vector(y_true, images.shape[0], "y_true")
     majority_values = _optional_vector(majority, k, "majority")
 
-    # With the representatives: their column, a narrow gap, then the members.
-    lead = 0 if means is None else 2
-    ratios = ([1.0, 0.25] if lead else []) + [1.0] * n
-    fig = Figure(figsize=(0.85 * (n + 0.25 * bool(lead) + bool(lead)) + 1.3, 0.85 * k + 0.5),
-                 layout="constrained")
-    axes = fig.subplots(k, lead + n, squeeze=False, width_ratios=ratios)
+    lead = means is not None
     shown = nearest.indices[nearest.indices >= 0]
-    vmin, vmax = _gray_range(images[shown]) if shown.size else (0.0, 1.0)
+    low, high = _gray_range(images[shown]) if shown.size else (0.0, 1.0)
+    last = nearest_tile(k - 1, n - 1, image_shape, lead=lead)
+    gap = _tile_gap(image_shape)
+    mosaic = np.ones((last[0].stop + gap, last[1].stop + gap, 3))  # white
+
+    def put(rows: slice, cols: slice, image: np.ndarray) -> None:
+        gray = np.clip((image.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+        mosaic[rows, cols] = gray[:, :, None]
+
     for c in range(k):
         if lead:
-            axes[c, 1].remove()  # the gap
-            _no_ticks(axes[c, 0])
-            axes[c, 0].imshow(means[c], cmap="gray", vmin=vmin, vmax=vmax)
+            put(*nearest_tile(c, -1, image_shape, lead=True), means[c])
         for j in range(n):
-            ax = axes[c, lead + j]
-            _no_ticks(ax)
             index = int(nearest.indices[c, j])
+            if index < 0:
+                continue
+            rows, cols = nearest_tile(c, j, image_shape, lead=lead)
             odd = (
-                index >= 0
-                and digits is not None
+                digits is not None
                 and majority_values is not None
                 and majority_values[c] >= 0
                 and digits[index] != majority_values[c]
             )
-            # Only odd members keep a frame; the rest, blanks included, have none.
-            for spine in ax.spines.values():
-                spine.set_visible(bool(odd))
-                if odd:
-                    spine.set_edgecolor(_OUTLINE_COLOR)
-                    spine.set_linewidth(_OUTLINE_WIDTH)
-            if index >= 0:
-                ax.imshow(images[index], cmap="gray", vmin=vmin, vmax=vmax)
-        axes[c, 0].set_ylabel(
-            _row_label(c, majority_values, int(nearest.n_members[c])),
-            rotation=0,
-            ha="right",
-            va="center",
-            fontsize=9,
-        )
-    if lead:
-        axes[0, 0].set_title("mean", fontsize=9)
-    for j in range(n):
-        axes[0, lead + j].set_title(str(j + 1), fontsize=9)
+            if odd:  # a frame in the gap around the tile, apart from a neighbour's
+                edge = _frame_width(image_shape)
+                mosaic[rows.start - edge : rows.stop + edge,
+                       cols.start - edge : cols.stop + edge] = _OUTLINE_RGB
+            put(rows, cols, images[index])
+
+    fig = Figure(figsize=(0.85 * (n + 1.4 * lead) + 1.3, 0.85 * k + 0.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, interpolation="nearest")
+    row_centers = [(tile[0].start + tile[0].stop - 1) / 2
+                   for tile in (nearest_tile(c, 0, image_shape, lead=lead) for c in range(k))]
+    ax.set_yticks(row_centers, labels=[
+        _row_label(c, majority_values, int(nearest.n_members[c])) for c in range(k)
+    ], fontsize=9)
+    columns = ([-1] if lead else []) + list(range(n))
+    col_centers = [(tile[1].start + tile[1].stop - 1) / 2
+                   for tile in (nearest_tile(0, j, image_shape, lead=lead) for j in columns)]
+    ax.set_xticks(col_centers, labels=[("mean" if j < 0 else str(j + 1)) for j in columns],
+                  fontsize=9)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     return fig
+
+
+def nearest_tile(
+    row: int, column: int, image_shape: tuple[int, int] = (28, 28), *, lead: bool = False
+) -> tuple[slice, slice]:
+    """Where a tile lies in the picture of :func:`plot_nearest_members`.
+
+    Parameters
+    ----------
+    row : int
+        The cluster.
+    column : int
+        The member's rank (0 for the nearest); -1 for the representative, with ``lead``.
+    image_shape : tuple of int, default=(28, 28)
+    lead : bool, default=False
+        Whether the rows start with the representatives.
+
+    Returns
+    -------
+    tuple of slice
+        The tile's rows and columns in the picture (in image pixels).
+    """
+    height, width = image_shape
+    gap = _tile_gap(image_shape)
+    top = gap + row * (height + gap)
+    left = gap
+    if lead:
+        # the representative, then a wider gap before the members
+        left += width + 3 * gap
+        if column < 0:
+            left = gap
+            column = 0
+    left += column * (width + gap)
+    return slice(top, top + height), slice(left, left + width)
+
+
+def _tile_gap(image_shape: tuple[int, int]) -> int:
+    """Pixels between tiles: room for two frames and white between them (6 for 28-pixel
+    images)."""
+    return max(3, 3 * round(max(image_shape) / 14))
+
+
+def _frame_width(image_shape: tuple[int, int]) -> int:
+    """Width of the red frame, a third of the gap (2 pixels for 28-pixel images)."""
+    return _tile_gap(image_shape) // 3
 
 
 def plot_contingency(
