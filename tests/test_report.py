@@ -320,7 +320,7 @@ def test_numbers_on_the_page_are_written_one_way(written: Path, studies) -> None
 
 def test_every_table_scrolls_inside_its_box_on_a_narrow_screen(written: Path) -> None:
     page = (written / "report.html").read_text(encoding="utf-8")
-    assert page.count("<table>") == page.count('<div class="scroll"><table>') > 0
+    assert page.count("<table") == page.count('<div class="scroll"><table') > 0
     css = page[page.index("<style>"):page.index("</style>")]
     assert ".scroll { overflow-x: auto" in css and "@media (max-width: 600px)" in css
 

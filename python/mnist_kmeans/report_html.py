@@ -49,7 +49,9 @@ h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f2f2f2; }
-td.text, th.text { text-align: left; overflow-wrap: anywhere; }
+td.text, th.text { text-align: left; }
+/* long values (paths, lists) may break anywhere rather than widen the table */
+table.values td:last-child { overflow-wrap: anywhere; }
 tr.best td { background: #e8f5e9; }
 tr.worst td { background: #fdecea; }
 figure { margin: 1em 0; }
@@ -71,10 +73,12 @@ p.warning { background: #fdecea; border-left: 4px solid #c62828; padding: 0.5em 
                 right / 0.7em 100%;
   background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
 .scroll table { margin: 0.2em 0; }
+.scroll::-webkit-scrollbar { height: 0.5em; }
+.scroll::-webkit-scrollbar-thumb { background: #bbb; border-radius: 0.25em; }
 @media (max-width: 600px) {
   body { margin: 1em auto; padding: 0 0.5em; }
-  table { font-size: 0.8em; }
-  th, td { padding: 0.15em 0.3em; }
+  table { font-size: 0.75em; }
+  th, td { padding: 0.1em 0.25em; }
 }
 """
 
@@ -91,7 +95,7 @@ def _num(value: Any, kind: str = "g") -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: int = 0,
-           row_classes: Sequence[str] | None = None) -> str:
+           row_classes: Sequence[str] | None = None, table_class: str = "") -> str:
     """An HTML table; cells are already formatted and escaped, the header is escaped here."""
 
     def cls(j: int) -> str:
@@ -104,8 +108,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: i
         attr = f' class="{rc}"' if rc else ""
         cells = "".join(f"<td{cls(j)}>{c}</td>" for j, c in enumerate(row))
         body.append(f"<tr{attr}>{cells}</tr>")
+    table = f'<table class="{table_class}">' if table_class else "<table>"
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll">{table}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -115,7 +120,7 @@ def _key_value_table(items: Mapping[str, Any]) -> str:
         [_esc(key), _esc(json.dumps(value) if not isinstance(value, str) else value)]
         for key, value in items.items()
     ]
-    return _table(["name", "value"], rows, text_cols=2)
+    return _table(["name", "value"], rows, text_cols=2, table_class="values")
 
 
 def _img(folder: Path, fig: FigureFile) -> str:
