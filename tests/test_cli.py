@@ -86,6 +86,22 @@ def test_stdout_summary(tmp_path: Path, capsys) -> None:
     assert out.rstrip().endswith(str(tmp_path / "r" / "report.html"))
 
 
+# on the first 1,000 images the worst run of k = 8 matches the digits better, that of k = 5 not
+@pytest.mark.parametrize("k", [8, 5])
+def test_terminal_notes_when_the_worst_run_matches_the_digits_better(k: int, tmp_path: Path,
+                                                                     capsys) -> None:
+    code, out, _ = _run(capsys, "study", "--limit", "1000", "--k", str(k), "--restarts", "4",
+                        "--nearest", "3", "--quiet", "--out", str(tmp_path / "r"))
+    assert code == 0
+    row = _summary(tmp_path / "r")["comparison"][0]
+    noted = [line for line in out.splitlines() if line.startswith("note: ")]
+    if row["best_purity"] < row["worst_purity"]:
+        assert len(noted) == 1 and f"purity {row['worst_purity']:.4f}" in noted[0]
+        assert "minimises the sum of squares, not J_clust" in noted[0]
+    else:
+        assert noted == []
+
+
 def test_existing_report_needs_force(report_dir: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "r"
     assert _run(capsys, "study", *SMALL, "--out", str(out))[0] == 0
