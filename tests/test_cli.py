@@ -13,7 +13,7 @@ import pytest
 
 from mnist_kmeans import plotting
 from mnist_kmeans import study as study_module
-from mnist_kmeans.cli import main
+from mnist_kmeans.cli import build_parser, main
 from mnist_kmeans.datasets import load_mnist
 from mnist_kmeans.idx import write_idx
 from mnist_kmeans.study import run_study
@@ -84,6 +84,22 @@ def test_stdout_summary(tmp_path: Path, capsys) -> None:
     assert code == 0 and err == ""
     assert "J_clust: best" in out and "3-nearest accuracy" in out
     assert out.rstrip().endswith(str(tmp_path / "r" / "report.html"))
+
+
+# on the first 1,000 images the worst run of k = 8 matches the digits better, that of k = 5 not
+@pytest.mark.parametrize("k", [8, 5])
+def test_terminal_notes_when_the_worst_run_matches_the_digits_better(k: int, tmp_path: Path,
+                                                                     capsys) -> None:
+    code, out, _ = _run(capsys, "study", "--limit", "1000", "--k", str(k), "--restarts", "4",
+                        "--nearest", "3", "--quiet", "--out", str(tmp_path / "r"))
+    assert code == 0
+    row = _summary(tmp_path / "r")["comparison"][0]
+    noted = [line for line in out.splitlines() if line.startswith("note: ")]
+    if row["best_purity"] < row["worst_purity"]:
+        assert len(noted) == 1 and f"purity {row['worst_purity']:.4f}" in noted[0]
+        assert "minimises the sum of squares, not J_clust" in noted[0]
+    else:
+        assert noted == []
 
 
 def test_existing_report_needs_force(report_dir: Path, tmp_path: Path, capsys) -> None:
@@ -230,3 +246,132 @@ def test_limit_is_applied(report_dir: Path) -> None:
     summary = _summary(report_dir)
     assert summary["data"]["n_samples"] == LIMIT
     assert np.sum(summary["studies"][0]["best"]["cluster_sizes"]) == LIMIT
+
+
+def _forbid_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any study run fail the test: the error must come before the work."""
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError("the study ran before the bad argument was reported")
+
+    monkeypatch.setattr(study_module, "run_study", no_runs)
+    monkeypatch.setattr(study_module, "run_notebook", no_runs)
+
+
+@pytest.mark.parametrize("command", ["study", "notebook"])
+def test_nearest_beyond_what_a_figure_shows_is_refused(command: str, tmp_path: Path, capsys,
+                                                       monkeypatch) -> None:
+    _forbid_runs(monkeypatch)
+    code, out, err = _run(capsys, command, "--nearest", "5000", "--out", str(tmp_path / "r"))
+    assert code == 2 and out == ""
+    _assert_one_line_error(err)
+    assert "--nearest" in err and f"at most {plotting.MAX_NEAREST_SHOWN}" in err and "5000" in err
+    assert not (tmp_path / "r").exists()
+    # the largest accepted value is the figure's limit, and the help says it
+    help_text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
+    assert f"1 to {plotting.MAX_NEAREST_SHOWN}" in " ".join(help_text.split())
+
+
+def test_nearest_beyond_what_a_cluster_can_hold_is_refused(tmp_path: Path, capsys,
+                                                           monkeypatch) -> None:
+    _forbid_runs(monkeypatch)
+    # 30 images in 3 clusters that each hold one at least: 28 at most in any cluster
+    code, _, err = _run(capsys, "study", "--limit", "30", "--k", "3", "--nearest", "29",
+                        "--quiet", "--out", str(tmp_path / "r"))
+    assert code == 2
+    _assert_one_line_error(err)
+    assert "--nearest 29" in err and "28" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_nearest_at_the_bound_draws_no_blank_columns(tmp_path: Path, capsys) -> None:
+    # every cluster is smaller than --nearest: the figure stops at the largest one
+    out = tmp_path / "r"
+    code, _, _ = _run(capsys, "study", "--limit", "30", "--k", "3", "--restarts", "1",
+                      "--nearest", "28", "--quiet", "--out", str(out))
+    assert code == 0
+    sizes = _summary(out)["studies"][0]["best"]["cluster_sizes"]
+    from matplotlib.image import imread
+
+    image = imread(out / "figures" / "k3_nearest_best.png")
+    # about 0.85 inch per tile: far narrower than 28 tiles when the largest cluster is small
+    dpi = 150
+    assert max(sizes) < 28
+    assert image.shape[1] < (0.85 * (max(sizes) + 2) + 2) * dpi
+
+
+def test_corrupt_gzip_in_the_data_folder_is_named_as_corrupt(tmp_path: Path, capsys) -> None:
+    images, labels = load_mnist("test")
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images[:2000])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels[:2000])
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    for position in range(len(data) // 3, len(data) // 3 + 8):  # bytes flipped mid-stream
+        data[position] ^= 0xFF
+    path.write_bytes(bytes(data))
+    code, out, err = _run(capsys, "study", "--data", str(tmp_path), "--quiet",
+                          "--out", str(tmp_path / "r"))
+    assert code == 2 and out == ""
+    _assert_one_line_error(err)
+    assert str(path) in err and "the file is corrupt" in err and "trailing" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_given_a_file_says_it_is_not_a_folder(tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "train-images-idx3-ubyte.gz"
+    a_file.write_bytes(b"\x1f\x8b")
+    code, _, err = _run(capsys, "study", "--data", str(a_file), "--out", str(tmp_path / "r"))
+    assert code == 2
+    _assert_one_line_error(err)
+    assert f"--data {a_file} is a file, not a folder" in err
+    assert str(tmp_path.resolve()) in err  # the folder to give instead
+    assert "no such" not in err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", ["study", "notebook"])
+def test_out_that_cannot_be_created_fails_before_the_work(command: str, capsys,
+                                                          monkeypatch) -> None:
+    # /proc refuses new folders even to root, whom permission bits do not stop
+    _forbid_runs(monkeypatch)
+    code, out, err = _run(capsys, command, "--quiet", "--out", "/proc/nope/report")
+    assert code == 2 and out == ""
+    _assert_one_line_error(err)
+    assert "/proc/nope/report: cannot create the report folder" in err
+    assert ".tmp" not in err and ".probe" not in err  # the user's path, not ours
+
+
+def test_out_probe_leaves_nothing_behind(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "a" / "b" / "report"
+    code, _, _ = _run(capsys, "study", "--limit", "5", "--k", "10", "--quiet", "--out", str(out))
+    assert code == 2  # k > images: fails after the output check, before any run
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_runs_stopped_by_max_iter_are_warned_about(tmp_path: Path, capsys) -> None:
+    code, out, err = _run(capsys, "study", *SMALL, "--max-iter", "1", "--out",
+                          str(tmp_path / "r"))
+    assert code == 0  # a warning, not an error: the report is written
+    summary = _summary(tmp_path / "r")
+    stopped = summary["studies"][0]["runs"]["converged"].count(False)
+    assert stopped > 0
+    lines = [line for line in err.splitlines() if "warning" in line]
+    assert len(lines) == 1, err  # even with --quiet
+    assert lines[0].startswith("mnist-kmeans: warning: ")
+    assert f"{stopped} of 2 runs" in lines[0] and "--max-iter 1" in lines[0]
+    assert "warning" not in out
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "before converging" in page
+    # converged runs: no warning
+    code, _, err = _run(capsys, "study", *SMALL, "--out", str(tmp_path / "r2"))
+    assert code == 0 and "warning" not in err
+
+
+def test_notebook_warns_per_experiment(tmp_path: Path, capsys) -> None:
+    code, _, err = _run(capsys, "notebook", "--limit", "300", "--nearest", "1", "--max-iter",
+                        "1", "--quiet", "--out", str(tmp_path / "nb"))
+    assert code == 0
+    warning = [line for line in err.splitlines() if "warning" in line]
+    assert len(warning) == 1
+    for k, restarts in ((20, 30), (10, 20), (5, 10)):
+        assert f"k = {k}: " in warning[0] and f" of {restarts}" in warning[0]

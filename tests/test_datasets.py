@@ -131,6 +131,12 @@ def test_bad_arguments(tmp_path: Path) -> None:
         load_mnist("validation")  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_mnist("test", path=tmp_path / "nowhere")
+    # an MNIST file given where its folder was meant
+    a_file = tmp_path / "t10k-images-idx3-ubyte.gz"
+    a_file.write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder") as info:
+        load_mnist("test", path=a_file)
+    assert str(a_file) in str(info.value) and f"folder is {tmp_path.resolve()}" in str(info.value)
 
 
 def test_train_without_path_uses_cache(

@@ -232,14 +232,20 @@ def gz_cases() -> dict[str, tuple[bytes, str]]:
     return {
         "truncated-stream": (full[:-10], "truncated gzip data"),
         "truncated-trailer": (full[:-3], "truncated gzip data"),
-        "corrupt-deflate": (bytes(body_flipped), "corrupt gzip data|truncated gzip|bad magic"),
-        "crc": (bytes(crc_bad), "corrupt gzip data: CRC check failed"),
-        "garbage-after": (full + b"garbage!", "corrupt gzip data: Not a gzipped file"),
+        "corrupt-deflate": (bytes(body_flipped), "the file is corrupt|truncated gzip|bad magic"),
+        "crc": (bytes(crc_bad), "the file is corrupt \\(gzip: CRC check failed"),
+        "garbage-after": (
+            full + b"garbage!", "the file is corrupt \\(gzip: Not a gzipped file"
+        ),
         "header-only": (b"\x1f\x8b", "truncated gzip data"),
-        "bad-method": (b"\x1f\x8b\x07" + bytes(20), "corrupt gzip data: Unknown compression"),
+        "bad-method": (
+            b"\x1f\x8b\x07" + bytes(20), "the file is corrupt \\(gzip: Unknown compression"
+        ),
         "empty-content": (gzip.compress(b""), "decompresses to nothing"),
         "content-short": (gzip.compress(GOOD[:-1]), "gzip stream is truncated"),
-        "content-trailing": (gzip.compress(GOOD + b"x"), "trailing bytes in the gzip stream"),
+        "content-trailing": (
+            gzip.compress(GOOD + b"x"), "1 unexpected trailing bytes in the gzip stream"
+        ),
         "html-inside": (gzip.compress(b"<html>oops</html>"), "HTML"),
         "not-idx-inside": (gzip.compress(b"\x05" * 30), "does not contain IDX data"),
     }
@@ -258,6 +264,29 @@ def test_bad_gzip_files(tmp_path: Path, case: str, seekable: bool) -> None:
         with pytest.raises(IDXError, match=pattern) as info:
             read_idx(Unseekable(data))
         assert "<Unseekable>" in str(info.value)
+
+
+def test_flipped_bytes_in_a_real_gzip_file_are_reported_as_corrupt(tmp_path: Path) -> None:
+    """Damaged deflate data can decompress to more bytes than the header claims: the reader
+    must not call that "trailing bytes" but check the CRC and say the file is corrupt."""
+    original = (Path(mnist_kmeans.__file__).parent / "data" / "t10k-labels-idx1-ubyte.gz")
+    data = original.read_bytes()
+    body = range(20, len(data) - 8)  # past the gzip header, before the CRC and size trailer
+    trailing = 0
+    for position in body[:: max(1, len(body) // 40)]:
+        damaged = bytearray(data)
+        damaged[position] ^= 0xFF
+        path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(IDXError) as info:
+            read_idx(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: "), message
+        assert "the file is corrupt" in message or "truncated gzip" in message, message
+        # the length of the decompressed data is right in the original: a longer one is a
+        # symptom of the damage, never reported as trailing bytes
+        trailing += "trailing" in message
+    assert trailing == 0
 
 
 def test_file_object_errors_use_its_name(tmp_path: Path) -> None:

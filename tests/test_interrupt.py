@@ -6,7 +6,9 @@ sends SIGINT and measures, on the shared monotonic clock, how long the child too
 * a KMeans fit on a big random array (hundreds of passes) raises KeyboardInterrupt from the
   kernel call (the kernel checks for signals between passes) well within a second;
 * ``python -m mnist_kmeans study`` interrupted during the runs, or while writing the report,
-  exits with status 130 and leaves neither the report folder nor a temporary folder behind.
+  exits with status 130 and leaves neither the report folder nor a temporary folder behind;
+* the heaviest report the command line allows for k = 20 (``--nearest 50``), interrupted at
+  several points of its writing, returns within a second.
 """
 
 from __future__ import annotations
@@ -190,3 +192,34 @@ def test_sigint_while_writing_the_report_exits_130_and_writes_nothing(tmp_path):
         tmp_path, "writing the report", 0.2,
         "--limit", "500", "--k", "3", "--restarts", "1", "--max-iter", "5",
     )
+
+
+REPORT_CHILD = """
+    import sys, time
+    from mnist_kmeans.cli import main
+
+    status = main(sys.argv[1:])
+    print("returned", status, time.monotonic(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5, 3.0])
+def test_sigint_at_any_point_of_a_heavy_report_step_stops_within_a_second(tmp_path, delay):
+    """The largest report the command line allows for k = 20 (--nearest 50: 2,000 tiles in
+    the nearest-members figures): wherever the signal lands - the figures, their PNG files, the
+    page - the command returns within a second, leaving nothing behind."""
+    argv = ["--limit", "3000", "--k", "20", "--restarts", "2", "--nearest", "50",
+            "--out", str(tmp_path / "report")]
+    status, out, err, sent, _ = interrupt_child(
+        ["-c", textwrap.dedent(REPORT_CHILD), "study", *argv], "stderr",
+        "writing the report", timeout=120, delay=delay, what="report step",
+    )
+    assert status == 0, f"the child failed: {err!r}"
+    word, returned_status, returned = out.split()[-3:]
+    if returned_status == "0":
+        pytest.fail(f"the report was finished {delay} s after it began: make it heavier")
+    assert (word, returned_status) == ("returned", "130"), out
+    assert "interrupted" in err and "Traceback" not in err, err
+    latency = float(returned) - sent
+    assert 0 <= latency < 1.0, f"the command returned {latency:.2f} s after SIGINT"
+    assert list(tmp_path.iterdir()) == [], f"left behind: {list(tmp_path.iterdir())}"

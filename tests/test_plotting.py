@@ -11,15 +11,17 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no display needed
 
 import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.text  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_kmeans.neighbors import nearest_members  # noqa: E402
 from mnist_kmeans.plotting import (  # noqa: E402
+    MAX_NEAREST_SHOWN,
     grid_shape,
+    nearest_tile,
     plot_centers,
     plot_contingency,
     plot_nearest_members,
@@ -60,7 +62,7 @@ def test_plot_centers_grid(k, shape, tmp_path):
         assert len(ax.images) == 1
         assert ax.images[0].get_cmap().name == "gray"
         assert ax.images[0].get_array().shape == SHAPE
-        assert ax.get_title() == f"{majority[c]} ({share[c]:.0%})"
+        assert ax.get_title() == f"{majority[c]} ({100 * share[c]:.1f}%)"
         assert len(ax.get_xticks()) == 0 and len(ax.get_yticks()) == 0
     assert_saves_png(fig, tmp_path / "centers.png")
 
@@ -68,7 +70,7 @@ def test_plot_centers_grid(k, shape, tmp_path):
 def test_plot_centers_titles():
     centers = np.zeros((3, 36))
     fig = plot_centers(centers, majority=[7, -1, 1], share=[0.83, np.nan, 1.0], image_shape=SHAPE)
-    assert [ax.get_title() for ax in fig.axes] == ["7 (83%)", "empty", "1 (100%)"]
+    assert [ax.get_title() for ax in fig.axes] == ["7 (83.0%)", "empty", "1 (100.0%)"]
     fig = plot_centers(centers, majority=[7, 3, 1], image_shape=SHAPE)
     assert [ax.get_title() for ax in fig.axes] == ["7", "3", "1"]
     fig = plot_centers(centers, image_shape=SHAPE)
@@ -79,16 +81,106 @@ def test_plot_objective_history(tmp_path):
     best = [10.0, 7.5, 7.0, 6.9]
     worst = [12.0, 11.0]
     fig = plot_objective_history(best, worst)
-    assert len(fig.axes) == 1
-    ax = fig.axes[0]
-    assert len(ax.lines) == 2
-    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3, 4])
-    np.testing.assert_array_equal(ax.lines[1].get_ydata(), worst)
-    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert len(fig.axes) == 2  # the whole runs, and their ends zoomed
+    full, tail = fig.axes
+    for ax in (full, tail):
+        lines = [line for line in ax.lines if len(line.get_xdata()) > 1 and
+                 line.get_linestyle() in ("-", "--")]
+        np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3, 4])
+        np.testing.assert_array_equal(lines[1].get_ydata(), worst)
+        assert ax.get_ylabel() == "J_clust"
+    legend = [text.get_text() for text in full.get_legend().get_texts()]
     assert "6.9" in legend[0] and "4 iterations" in legend[0] and "best" in legend[0]
-    assert "11" in legend[1] and "2 iterations" in legend[1] and "worst" in legend[1]
-    assert ax.get_ylabel() == "J_clust"
+    assert "11.0" in legend[1] and "2 iterations" in legend[1] and "worst" in legend[1]
     assert_saves_png(fig, tmp_path / "history.png")
+
+
+def _long_runs() -> tuple[np.ndarray, np.ndarray]:
+    """Like MNIST's k = 20: a steep start, then two slow tails 0.3% apart, one of them with
+    small rises (J_clust is not what Lloyd's iterations lower)."""
+    steps = np.arange(1, 99)
+    best = 14_755_475.0 + 5_000_000.0 * np.exp(-0.9 * steps[:36]) + 20_000 * np.exp(-0.1 * steps[:36])
+    worst = 14_802_781.0 + 5_400_000.0 * np.exp(-0.8 * steps) + 40_000 * np.exp(-0.05 * steps)
+    worst[50::7] += 300.0  # rises
+    return best, worst
+
+
+def test_objective_history_tail_shows_the_gap_between_the_final_values():
+    best, worst = _long_runs()
+    fig = plot_objective_history(best, worst)
+    full, tail = fig.axes
+    gap = worst[-1] - best[-1]
+    # in the whole-run panel the first iterations set the range: the gap is a sliver of it
+    low, high = full.get_ylim()
+    assert gap / (high - low) < 0.02
+    # in the tail panel it takes a good part of the height, and both final values are inside
+    low, high = tail.get_ylim()
+    assert low < best[-1] < worst[-1] < high
+    assert gap / (high - low) > 0.3
+    # the tail starts where both runs are inside the window for good, and runs to the end
+    start, end = tail.get_xlim()
+    assert end >= worst.size
+    inside = lambda h: np.flatnonzero(h > high)  # noqa: E731
+    for history in (best, worst):
+        above = inside(history)
+        assert above.size == 0 or above[-1] + 1 <= start + 1.5
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_objective_history_tail_of_equal_or_short_runs(same, tmp_path):
+    # one restart (best is worst), or two one-iteration runs: still a readable figure
+    best = [5.0] if not same else [9.0, 6.0, 5.0]
+    worst = [5.5] if not same else [9.0, 6.0, 5.0]
+    fig = plot_objective_history(best, worst)
+    low, high = fig.axes[1].get_ylim()
+    assert low < 5.0 < high and np.isfinite([low, high]).all()
+    assert_saves_png(fig, tmp_path / "h.png")
+
+
+def _drawn_texts(fig: Figure) -> list[str]:
+    """Every piece of text a saved figure shows: tick labels, offsets, titles, legends."""
+    fig.canvas.draw()  # tick labels and offsets are made at drawing time
+    texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_visible()]
+    for ax in fig.axes:  # the colorbar's axes included
+        for axis in (ax.xaxis, ax.yaxis):
+            texts += [t.get_text() for t in axis.get_ticklabels() if t.get_visible()]
+            texts.append(axis.get_offset_text().get_text())
+    return texts
+
+
+def test_numbers_in_figures_are_written_one_way(tmp_path):
+    """Large objectives: thousands separators, no exponent, no '1e7' offset above an axis."""
+    best, worst = _long_runs()
+    figures = [
+        plot_objective_history(best, worst),
+        plot_restart_distribution(np.linspace(best[-1], worst[-1], 10)),
+        plot_contingency(np.full((3, 4), 12_345)),
+    ]
+    for fig in figures:
+        texts = [t for t in _drawn_texts(fig) if t]
+        assert not any("e+" in t or "e-" in t or t.startswith("1e") or "\u00d710" in t
+                       for t in texts), texts
+        numbers = [t for t in texts if t.replace(",", "").replace(".", "").isdigit()]
+        assert numbers, texts
+        for number in numbers:
+            if float(number.replace(",", "")) >= 10_000:
+                assert "," in number, number
+    legend = " ".join(t.get_text() for t in figures[0].axes[0].get_legend().get_texts())
+    assert f"{best[-1]:,.1f}" in legend and f"{worst[-1]:,.1f}" in legend
+
+
+def test_restart_histogram_legend_covers_no_bar():
+    values = np.array([14.755e6, 14.757e6, 14.758e6, 14.77e6, 14.78e6, 14.785e6, 14.786e6,
+                       14.79e6, 14.80e6, 14.8028e6])
+    fig = plot_restart_distribution(values)
+    fig.canvas.draw()
+    legend = fig.legends[0] if fig.legends else fig.axes[0].get_legend()
+    box = legend.get_window_extent()
+    ax = fig.axes[0]
+    assert ax.patches
+    for bar in ax.patches:
+        assert not box.overlaps(bar.get_window_extent()), "the legend covers a bar"
+    assert not box.overlaps(ax.get_window_extent())
 
 
 def nearest_case(k, n, seed=0):
@@ -106,42 +198,114 @@ def nearest_case(k, n, seed=0):
     return X, nearest_members(X, labels, centers, n=n), y_true, majority
 
 
+def _mosaic(fig: Figure) -> np.ndarray:
+    assert len(fig.axes) == 1 and len(fig.axes[0].images) == 1  # one picture, however many tiles
+    return np.asarray(fig.axes[0].images[0].get_array())
+
+
+WHITE, RED = np.ones(3), np.array([1.0, 0.0, 0.0])
+
+
+def _framed(mosaic: np.ndarray, rows: slice, cols: slice) -> bool:
+    """Whether the gap just outside the tile is red all round (checked at the four sides)."""
+    middle_r, middle_c = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
+    sides = [mosaic[rows.start - 1, middle_c], mosaic[rows.stop, middle_c],
+             mosaic[middle_r, cols.start - 1], mosaic[middle_r, cols.stop]]
+    if all(np.array_equal(side, RED) for side in sides):
+        return True
+    assert all(np.array_equal(side, WHITE) for side in sides), sides
+    return False
+
+
 @pytest.mark.parametrize("k", [5, 10, 20])
 def test_plot_nearest_members(k, tmp_path):
     n = 3
     X, nearest, y_true, majority = nearest_case(k, n)
     fig = plot_nearest_members(X, nearest, y_true=y_true, majority=majority, image_shape=SHAPE)
-    assert len(fig.axes) == k * n
-    red = to_rgba("red")
+    mosaic = _mosaic(fig)
+    shown = X[nearest.indices[nearest.indices >= 0]]
+    low, high = shown.min(), shown.max()  # one gray scale for every tile
     outlined = 0
     for c in range(k):
         for j in range(n):
-            ax = fig.axes[c * n + j]
-            assert grid_of(ax) == (k, n)
+            rows, cols = nearest_tile(c, j, SHAPE)
+            tile = mosaic[rows, cols]
             index = nearest.indices[c, j]
-            assert len(ax.images) == (1 if index >= 0 else 0)
-            expect = index >= 0 and y_true[index] != majority[c]
-            frame = [spine.get_visible() for spine in ax.spines.values()]
-            assert all(frame) if expect else not any(frame)
-            if expect:
-                outlined += 1
-                assert all(s.get_edgecolor() == red for s in ax.spines.values())
-        label = fig.axes[c * n].get_ylabel()
-        assert f"#{c}" in label
-        if majority[c] >= 0:
-            assert str(majority[c]) in label
-        else:
-            assert "empty" in label
+            if index < 0:
+                assert np.all(tile == 1.0)  # a blank slot stays white
+                assert not _framed(mosaic, rows, cols)
+                continue
+            expected = (X[index].reshape(SHAPE) - low) / (high - low)
+            for channel in range(3):  # gray
+                np.testing.assert_allclose(tile[:, :, channel], expected, atol=1e-6)
+            odd = y_true[index] != majority[c]
+            assert _framed(mosaic, rows, cols) == odd
+            outlined += odd
     assert outlined > 0  # the random digits make the check meaningful
-    assert sum(len(ax.images) for ax in fig.axes) == nearest.n_valid.sum()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == k
+    for c, label in enumerate(labels):
+        assert label.startswith(f"cluster {c}\n")
+        assert label.endswith(f"majority {majority[c]}" if majority[c] >= 0 else "empty")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "2", "3"]
     assert_saves_png(fig, tmp_path / "nearest.png")
+
+
+def test_nearest_rows_start_with_the_representative_and_say_what_they_are():
+    k, n = 4, 3
+    X, nearest, y_true, majority = nearest_case(k, n)
+    centers = np.random.default_rng(1).random((k, 36), dtype=np.float32) * 0.5 + 0.25
+    fig = plot_nearest_members(X, nearest, centers=centers, y_true=y_true, majority=majority,
+                               image_shape=SHAPE)
+    mosaic = _mosaic(fig)
+    shown = X[nearest.indices[nearest.indices >= 0]]
+    low, high = shown.min(), shown.max()
+    for c in range(k):
+        rows, cols = nearest_tile(c, -1, SHAPE, lead=True)
+        np.testing.assert_allclose(mosaic[rows, cols, 0],
+                                   (centers[c].reshape(SHAPE) - low) / (high - low), atol=1e-6)
+        assert not _framed(mosaic, rows, cols)
+        # the members follow, after a wider gap than between members
+        first_member = nearest_tile(c, 0, SHAPE, lead=True)[1]
+        second_member = nearest_tile(c, 1, SHAPE, lead=True)[1]
+        assert first_member.start - cols.stop > second_member.start - first_member.stop
+        for j in range(n):
+            index = nearest.indices[c, j]
+            tile = mosaic[nearest_tile(c, j, SHAPE, lead=True)]
+            if index >= 0:
+                np.testing.assert_allclose(
+                    tile[:, :, 0], (X[index].reshape(SHAPE) - low) / (high - low), atol=1e-6)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[0] == f"cluster 0\nmajority {majority[0]}"
+    assert labels[-1] == f"cluster {k - 1}\nempty"  # nearest_case leaves the last one empty
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["mean", "1", "2", "3"]
+
+
+def test_nearest_columns_are_bounded_by_the_figure_and_the_clusters():
+    # more asked for than any cluster holds: no column that every row leaves blank
+    X, nearest, _, _ = nearest_case(5, 30)
+    largest = int(nearest.n_members.max())
+    assert largest < 30
+    fig = plot_nearest_members(X, nearest, image_shape=SHAPE)
+    assert len(fig.axes[0].get_xticklabels()) == largest
+    width = _mosaic(fig).shape[1]  # room for the last column, not for another
+    assert nearest_tile(0, largest - 1, SHAPE)[1].stop < width
+    assert width < nearest_tile(0, largest, SHAPE)[1].stop
+    # more than a figure row can show: refused, whatever the clusters hold
+    rng = np.random.default_rng(0)
+    X = rng.random((400, 36), dtype=np.float32)
+    labels = np.repeat([0, 1], 200)
+    many = nearest_members(X, labels, X[:2], n=MAX_NEAREST_SHOWN + 1)
+    with pytest.raises(ValueError, match=f"at most {MAX_NEAREST_SHOWN}"):
+        plot_nearest_members(X, many, image_shape=SHAPE)
 
 
 def test_plot_nearest_members_without_digits_has_no_outlines():
     X, nearest, y_true, majority = nearest_case(5, 4)
     for kwargs in ({}, {"y_true": y_true}, {"majority": majority}):
         fig = plot_nearest_members(X, nearest, image_shape=SHAPE, **kwargs)
-        assert not any(s.get_visible() for ax in fig.axes for s in ax.spines.values())
+        mosaic = _mosaic(fig)
+        assert not np.any(np.all(mosaic == RED, axis=-1))
 
 
 @pytest.mark.parametrize(("k", "annotated"), [(5, True), (20, True), (50, False)])
@@ -154,6 +318,9 @@ def test_plot_contingency(k, annotated, tmp_path):
     assert len(ax.images) == 1
     np.testing.assert_array_equal(ax.images[0].get_array(), table)
     assert [t.get_text() for t in ax.get_xticklabels()] == list("abcdefghij")
+    # every cluster has its label, not every other one
+    assert [t.get_text() for t in ax.get_yticklabels()] == [str(c) for c in range(k)]
+    np.testing.assert_array_equal(ax.get_yticks(), np.arange(k))
     texts = [t.get_text() for t in ax.texts]
     if annotated:
         assert texts == [str(v) for v in table.ravel()]

@@ -251,3 +251,84 @@ def test_number_formatting() -> None:
     assert report_html._num(0.1234, "pct") == "12.3%"
     assert report_html._num(1234567.891, "obj") == "1,234,567.9"
     assert report_html._num(True) == "yes"
+
+
+def _paragraphs(page: str, css_class: str) -> list[str]:
+    """The text of every <p class=css_class> of the page, tags removed."""
+    import re
+
+    found = re.findall(rf'<p class="{css_class}">(.*?)</p>', page, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", text) for text in found]
+
+
+def test_page_explains_inertia_against_j_clust_with_each_studys_numbers(written: Path,
+                                                                        studies) -> None:
+    page = (written / "report.html").read_text(encoding="utf-8")
+    summary = _strict_json(written / "summary.json")
+    notes = _paragraphs(page, "note")
+    # one note per study (its own section, after its scores), and one under the side-by-side
+    assert len(notes) >= len(studies)
+    for study, entry in zip(studies, summary["studies"]):
+        best, worst = entry["best"], entry["worst"]
+        # counted here, independently of the code under test
+        rises = [sum(1 for a, b in zip(h, h[1:]) if b > a)
+                 for h in (best["j_clust_history"], worst["j_clust_history"])]
+        assert best["j_clust_rises"] == rises[0] and worst["j_clust_rises"] == rises[1]
+        # Lloyd's iterations never raise the sum of squares
+        assert best["inertia_rises"] == 0 and worst["inertia_rises"] == 0
+        purity = best["evaluation"]["purity"], worst["evaluation"]["purity"]
+        mine = [n for n in notes
+                if f"rose at {rises[0]} of the best run's {best['n_iter']} iterations" in n
+                and f"at {rises[1]} of the worst run's {worst['n_iter']}" in n]
+        assert len(mine) == 1, notes
+        note = mine[0]
+        assert "minimises the inertia, not J_clust" in note and "never rose" in note
+        assert f"purity {purity[0]:.4f}" in note and f"{purity[1]:.4f}" in note
+        assert ("here it does" in note) == (purity[0] < purity[1])
+        lowest_inertia = int(np.argmin(entry["runs"]["inertia"]))
+        assert (f"the best would be restart {lowest_inertia}" in note) == (
+            lowest_inertia != best["index"])
+
+
+def test_captions_say_what_the_tiles_are(written: Path) -> None:
+    page = (written / "report.html").read_text(encoding="utf-8")
+    parser = _Tags()
+    parser.feed(page)
+    alts = [attrs["alt"] or "" for tag, attrs in parser.tags if tag == "img"]
+    centers = [a for a in alts if a.startswith("Cluster representatives")]
+    assert len(centers) == 4  # best and worst of two studies
+    for alt in centers:
+        assert "Each tile is the mean image of one cluster" in alt
+        assert "majority digit and that digit's share" in alt
+        assert "row" in alt and "cluster 0 at the top left" in alt
+    nearest = [a for a in alts if a.startswith(f"The {N_NEAREST} images nearest")]
+    assert len(nearest) == 4
+    for alt in nearest:
+        assert "the first tile is the representative" in alt and "majority digit" in alt
+
+
+def test_numbers_on_the_page_are_written_one_way(written: Path, studies) -> None:
+    page = (written / "report.html").read_text(encoding="utf-8")
+    import re
+
+    text = re.sub(r'src="data:[^"]*"', "", page)  # not the embedded pictures
+    assert not re.search(r"\d\.\d+e[+-]\d", text)  # no exponent anywhere
+    assert f"{N_ROWS:,} images" in text
+    for study in studies:
+        assert f"{study.best.j_clust:,.1f}" in text and f"{study.best.inertia:,.1f}" in text
+
+
+def test_every_table_scrolls_inside_its_box_on_a_narrow_screen(written: Path) -> None:
+    page = (written / "report.html").read_text(encoding="utf-8")
+    assert page.count("<table") == page.count('<div class="scroll"><table') > 0
+    css = page[page.index("<style>"):page.index("</style>")]
+    assert ".scroll { overflow-x: auto" in css and "@media (max-width: 600px)" in css
+
+
+def test_more_nearest_images_than_a_figure_shows_is_refused(tmp_path: Path, data,
+                                                            studies) -> None:
+    images, labels = data
+    analysis = analyze(studies[1:], images, labels, n_nearest=plotting.MAX_NEAREST_SHOWN + 1)
+    with pytest.raises(ValueError, match=f"at most {plotting.MAX_NEAREST_SHOWN}"):
+        write_report(tmp_path / "r", analysis, params={})
+    assert list(tmp_path.iterdir()) == []

@@ -47,6 +47,21 @@ class RunAnalysis:
     nearest: NearestMembers
     evaluation: ClusterEvaluation | None
 
+    @property
+    def j_clust_rises(self) -> int:
+        """Iterations after which J_clust was higher than after the one before.
+
+        Lloyd's iterations never raise the inertia (the sum of squared distances, which they
+        minimise) but may raise J_clust (the sum of the distances themselves).
+        """
+        return _rises(self.run.j_clust_history)
+
+    @property
+    def inertia_rises(self) -> int:
+        """Iterations after which the inertia was higher than after the one before (0 for
+        Lloyd's algorithm, up to rounding)."""
+        return _rises(self.run.inertia_history)
+
     def score(self, name: str) -> float | None:
         """A :class:`ClusterEvaluation` score as a float; None when unknown or nan."""
         if self.evaluation is None:
@@ -68,13 +83,20 @@ class StudyAnalysis:
         The study in one row, JSON-serialisable: ``n_clusters``, ``restarts``, ``j_clust_min``,
         ``j_clust_max``, ``j_clust_spread``, ``j_clust_spread_relative``, the n-nearest
         accuracies ``{best,worst}_nearest_{majority,mode}_accuracy``, ``{best,worst}_purity``,
-        ``best_nmi``, ``best_ari`` (None without true classes) and ``elapsed_seconds``.
+        ``best_nmi``, ``best_ari`` (None without true classes), ``elapsed_seconds`` and
+        ``{best,worst}_j_clust_rises`` (see :class:`RunAnalysis`).
     """
 
     study: StudyResult
     best: RunAnalysis
     worst: RunAnalysis
     comparison: dict[str, Any]
+
+    @property
+    def lowest_inertia_index(self) -> int:
+        """The restart with the lowest final inertia, the one scikit-learn's KMeans would keep
+        (ties to the lower index); the study's best run is the lowest J_clust's."""
+        return int(np.argmin(self.study.inertia))
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,4 +230,10 @@ def _comparison_row(study: StudyResult, best: RunAnalysis, worst: RunAnalysis) -
         "best_nmi": best.score("nmi"),
         "best_ari": best.score("ari"),
         "elapsed_seconds": study.elapsed,
+        "best_j_clust_rises": best.j_clust_rises,
+        "worst_j_clust_rises": worst.j_clust_rises,
     }
+
+
+def _rises(history: np.ndarray) -> int:
+    return int(np.count_nonzero(np.diff(np.asarray(history, dtype=np.float64)) > 0))

@@ -62,6 +62,19 @@ _positive_int_arg = _int_at_least(1, "a positive integer")
 _non_negative_int_arg = _int_at_least(0, "an integer >= 0")
 
 
+def _nearest_arg(text: str) -> int:
+    """--nearest: at most the images one row of the nearest-members figure can show."""
+    from .plotting import MAX_NEAREST_SHOWN  # only when the option is given: --help stays quick
+
+    value = _positive_int_arg(text)
+    if value > MAX_NEAREST_SHOWN:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {MAX_NEAREST_SHOWN} (the images a row of the nearest-members "
+            f"figure can show), got {value}"
+        )
+    return value
+
+
 def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
     data = parser.add_argument_group("data")
     source = data.add_mutually_exclusive_group()
@@ -128,11 +141,11 @@ def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
     )
     output.add_argument(
         "--nearest",
-        type=_positive_int_arg,
+        type=_nearest_arg,
         default=10,
         metavar="N",
-        help="images shown nearest each center, and the n of the n-nearest accuracy "
-        "(default: %(default)s)",
+        help="images shown nearest each center, and the n of the n-nearest accuracy: 1 to 50, "
+        "and no more than a cluster can hold (default: %(default)s)",
     )
     output.add_argument(
         "-q",
@@ -225,6 +238,39 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
+def _warn(message: str) -> None:
+    """A warning on stderr, shown even with --quiet (which silences progress, not problems)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _warn_unconverged(studies: Sequence[Any], max_iter: int) -> None:
+    """Say when runs stopped at --max-iter with labels still changing."""
+    counts = [(s.n_clusters, int(s.n_restarts - s.converged.sum()), s.n_restarts) for s in studies]
+    stopped = [(k, n, total) for k, n, total in counts if n]
+    if not stopped:
+        return
+    if len(studies) == 1:
+        _, n, total = stopped[0]
+        which = f"{n} of {total} runs"
+    else:
+        which = "runs (" + ", ".join(f"k = {k}: {n} of {total}" for k, n, total in stopped) + ")"
+    _warn(
+        f"{which} stopped at --max-iter {max_iter} before converging (labels were still "
+        "changing): their J_clust and scores are not those of a finished k-means; raise --max-iter"
+    )
+
+
+def _check_nearest_fits(nearest: int, n_samples: int, n_clusters: int) -> None:
+    """--nearest against the data: k clusters that each hold an image leave at most
+    n_samples - k + 1 images to the largest (k > n_samples is refused by the study)."""
+    largest = n_samples - n_clusters + 1
+    if n_clusters <= n_samples and nearest > largest:
+        raise ValueError(
+            f"--nearest {nearest}: k = {n_clusters} clusters of {n_samples} images leave at most "
+            f"{largest} images to one cluster; choose --nearest {largest} or less"
+        )
+
+
 def _fmt(value: Any, kind: str) -> str:
     """A number as the tables write it (:func:`mnist_kmeans.tables.format_number`); '-' when
     missing."""
@@ -241,16 +287,20 @@ def _fmt(value: Any, kind: str) -> str:
 
 def _load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Images (N, 28, 28), labels (N,) and a description of where they came from."""
-    from .datasets import MNIST_FILES, fetch_mnist, find_mnist_files, load_mnist
+    from .datasets import (
+        MNIST_FILES,
+        check_data_folder,
+        fetch_mnist,
+        find_mnist_files,
+        load_mnist,
+    )
 
     if args.download:
         _status(args, "downloading the MNIST training set (cached after the first time) ...")
         folder = fetch_mnist(progress=not args.quiet)
         split, origin = "train", f"MNIST training set from the download cache {folder}"
     elif args.data is not None:
-        folder = args.data
-        if not folder.is_dir():
-            raise FileNotFoundError(f"--data {folder}: no such folder")
+        folder = check_data_folder(args.data, f"--data {args.data}")
         found = find_mnist_files(folder)
         if not found:
             train, test = MNIST_FILES["train"], MNIST_FILES["test"]
@@ -319,7 +369,8 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
     start = time.perf_counter()
     check_output_dir(args.out, args.force)  # fail now, not after the runs
     images, labels, source = _load_data(args)
-    _status(args, f"{source['origin']}: {len(images)} images")
+    _status(args, f"{source['origin']}: {_fmt(len(images), 'count')} images")
+    _check_nearest_fits(args.nearest, len(images), args.n_clusters)
     X = images.reshape(len(images), -1)
     with _progress(args, args.restarts, f"k={args.n_clusters}") as progress:
         study = run_study(
@@ -332,13 +383,14 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
             n_threads=args.threads,
             progress=progress,
         )
+    _warn_unconverged([study], args.max_iter)
     analysis = _write(args, [study], images, labels, source, argv)
     row = analysis.comparison[0]
     n = analysis.n_nearest
     print(
         f"k = {study.n_clusters}, {study.n_restarts} restart{'s' if study.n_restarts != 1 else ''} "
         f"(init {study.init}, seed {args.seed}) "
-        f"on {len(images)} images: {source['origin']}"
+        f"on {_fmt(len(images), 'count')} images: {source['origin']}"
     )
     print(
         f"J_clust: best {_fmt(row['j_clust_min'], 'obj')} (restart {study.best_index}), "
@@ -357,9 +409,16 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
         f"best run: purity {_fmt(row['best_purity'], 'score')}, NMI "
         f"{_fmt(row['best_nmi'], 'score')}, ARI {_fmt(row['best_ari'], 'score')}"
     )
+    if (row["best_purity"] is not None and row["worst_purity"] is not None
+            and row["best_purity"] < row["worst_purity"]):
+        print(
+            f"note: the worst run matches the digits better (purity "
+            f"{_fmt(row['worst_purity'], 'score')}): k-means minimises the sum of squares, not "
+            "J_clust, and never sees the digits (the report explains)"
+        )
     print(
-        f"wall time: {study.elapsed:.1f} s for the runs, "
-        f"{time.perf_counter() - start:.1f} s in all"
+        f"wall time: {_fmt(study.elapsed, 's')} s for the runs, "
+        f"{_fmt(time.perf_counter() - start, 's')} s in all"
     )
     print(f"report: {args.out / 'report.html'}")
     return EXIT_OK
@@ -385,10 +444,16 @@ def notebook_table(comparison: Sequence[dict[str, Any]], n_nearest: int) -> str:
     from .tables import comparison_lines, study_headers
 
     lines = comparison_lines(comparison, n_nearest, short=True)
+    headers = study_headers(comparison)
     width = max(len(label) for label, _ in lines) + 2
-    out = [" " * width + "".join(f"{header:>14}" for header in study_headers(comparison))]
+    # each column as wide as its widest cell, two spaces apart
+    columns = [
+        2 + max([len(header)] + [len(values[j] or "-") for _, values in lines])
+        for j, header in enumerate(headers)
+    ]
+    out = [" " * width + "".join(f"{h:>{w}}" for h, w in zip(headers, columns))]
     for label, values in lines:
-        cells = "".join(f"{'-' if v is None else v:>14}" for v in values)
+        cells = "".join(f"{'-' if v is None else v:>{w}}" for v, w in zip(values, columns))
         out.append(f"{label:<{width}}{cells}")
     return "\n".join(out)
 
@@ -400,7 +465,8 @@ def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
     start = time.perf_counter()
     check_output_dir(args.out, args.force)
     images, labels, source = _load_data(args)
-    _status(args, f"{source['origin']}: {len(images)} images")
+    _status(args, f"{source['origin']}: {_fmt(len(images), 'count')} images")
+    _check_nearest_fits(args.nearest, len(images), min(k for k, _ in NOTEBOOK_EXPERIMENTS))
     X = images.reshape(len(images), -1)
     total = sum(restarts for _, restarts in NOTEBOOK_EXPERIMENTS)
     with _progress(args, total, "notebook") as progress:
@@ -412,15 +478,16 @@ def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
             n_threads=args.threads,
             progress=progress,
         )
+    _warn_unconverged(studies, args.max_iter)
     analysis = _write(args, studies, images, labels, source, argv)
     print(
         f"course notebook experiments (init {args.init}, seed {args.seed}) on "
-        f"{len(images)} images: {source['origin']}"
+        f"{_fmt(len(images), 'count')} images: {source['origin']}"
     )
     print(notebook_table(analysis.comparison, analysis.n_nearest))
     print(
-        f"wall time: {sum(s.elapsed for s in studies):.1f} s for the runs, "
-        f"{time.perf_counter() - start:.1f} s in all"
+        f"wall time: {_fmt(sum(s.elapsed for s in studies), 's')} s for the runs, "
+        f"{_fmt(time.perf_counter() - start, 's')} s in all"
     )
     print(f"report: {args.out / 'report.html'}")
     return EXIT_OK

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_MIRRORS",
     "MNIST_FILES",
     "DownloadError",
+    "check_data_folder",
     "default_cache_dir",
     "fetch_mnist",
     "find_mnist_files",
@@ -92,6 +93,36 @@ def _candidates(base: str) -> list[str]:
     return [base, base + ".gz", dotted, dotted + ".gz"]
 
 
+def check_data_folder(path: str | os.PathLike[str], name: str | None = None) -> Path:
+    """``path`` as a Path, when it is a folder; a clear error naming it when it is not.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder that should hold the MNIST files.
+    name : str, optional
+        How messages name it (default "MNIST folder <path>"), e.g. "--data <path>".
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing exists at ``path``.
+    NotADirectoryError
+        ``path`` is a file (an MNIST file itself, say), not a folder; the message names the
+        folder that holds it.
+    """
+    folder = Path(path)
+    name = f"MNIST folder {folder}" if name is None else name
+    if folder.is_dir():
+        return folder
+    if folder.exists():
+        raise NotADirectoryError(
+            f"{name} is a file, not a folder: give the folder that holds the MNIST files "
+            f"(this file's folder is {folder.resolve().parent})"
+        )
+    raise FileNotFoundError(f"{name} does not exist")
+
+
 def find_mnist_files(folder: str | os.PathLike[str]) -> dict[str, tuple[Path, Path]]:
     """List the MNIST splits a folder holds.
 
@@ -153,6 +184,8 @@ def load_mnist(
     FileNotFoundError
         If the folder or the split's files are missing (the message says how
         to get them).
+    NotADirectoryError
+        If *path* is a file, not a folder.
     IDXError
         If a file is not valid IDX or does not hold MNIST-shaped data.
     ValueError
@@ -180,9 +213,7 @@ def load_mnist(
                 f"or pass path= a folder holding {images_name}(.gz) and {labels_name}(.gz)"
             )
     else:
-        folder = Path(path)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"MNIST folder {folder} does not exist or is not a folder")
+        folder = check_data_folder(path)
         found = find_mnist_files(folder)
         if split not in found:
             have = ", ".join(sorted(found)) or "none"

@@ -59,6 +59,11 @@ _GZIP_SLACK: Final = 64 * 1024
 # Read in pieces of this size: bounds the temporary bytes objects that
 # GzipFile.readinto creates, and the over-read on non-seekable streams.
 _CHUNK: Final = 1 << 20
+# Decompressed bytes read past the data, at most, to reach the CRC at the end of a gzip stream
+# (a damaged stream can decompress to more than its header claims).
+_MAX_TRAILING_READ: Final = 64 << 20
+# ... read in small pieces: what is read there is thrown away.
+_DRAIN_CHUNK: Final = 64 << 10
 
 _MAX_NDIM: Final = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
 
@@ -228,7 +233,8 @@ def _read_gzip(f: _Prefixed, name: str, compressed_size: int | None) -> npt.NDAr
     except EOFError as exc:
         raise IDXError(f"{name}: truncated gzip data (the compressed stream ends early)") from exc
     except (zlib.error, gzip.BadGzipFile) as exc:
-        raise IDXError(f"{name}: corrupt gzip data: {exc}") from exc
+        # A failed CRC, bad deflate data, a bad member header: the bytes are damaged.
+        raise IDXError(f"{name}: the file is corrupt (gzip: {exc})") from exc
 
 
 def _read_payload(
@@ -310,8 +316,18 @@ def _read_payload(
         raise IDXError(f"{name}: {where} is truncated: {claim}, but only {got} follow")
     # Reading past the end also makes GzipFile verify the CRC and length.
     if f.read(1):
+        if not compressed:
+            raise IDXError(
+                f"{name}: unexpected trailing bytes in the {where}: {claim}, but more data follows"
+            )
+        # Damaged deflate data often decompresses to more bytes than the header claims; only
+        # the CRC at the end of the stream tells that apart from real trailing bytes, so read
+        # on (bounded) to let GzipFile check it: a failed check is raised as a corrupt file.
+        extra = 1 + _drain(f, _MAX_TRAILING_READ)
+        count = f"{extra}" if extra <= _MAX_TRAILING_READ else f"more than {_MAX_TRAILING_READ}"
         raise IDXError(
-            f"{name}: unexpected trailing bytes in the {where}: {claim}, but more data follows"
+            f"{name}: {count} unexpected trailing bytes in the {where}: {claim}, "
+            "but more data follows"
         )
 
     if dtype.itemsize > 1 and sys.byteorder == "little":
@@ -320,6 +336,18 @@ def _read_payload(
         return out.reshape(shape)
     except ValueError as exc:  # e.g. (0, 2**32-1, 2**32-1): empty but too big a shape
         raise IDXError(f"{name}: shape {shape} cannot be represented: {exc}") from exc
+
+
+def _drain(f: Any, limit: int) -> int:
+    """Read and discard what is left of *f*, at most about *limit* bytes; return the count."""
+    buf = memoryview(bytearray(_DRAIN_CHUNK))
+    total = 0
+    while total <= limit:
+        n = _readinto(f, buf)
+        if n == 0:
+            break
+        total += n
+    return total
 
 
 def _fill(f: Any, buf: memoryview) -> int:

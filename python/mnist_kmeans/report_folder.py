@@ -15,6 +15,7 @@ import errno
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +26,13 @@ REPORT_FILES: tuple[str, str] = ("report.html", "summary.json")
 
 
 def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Path:
-    """Check that a report can be written to ``out_dir``; nothing is created.
+    """Check that a report can be written to ``out_dir``; nothing is left behind.
 
     Meant to be called before a long study, so that a bad destination fails at once;
-    :func:`building` checks again when it moves the report into place.
+    :func:`building` checks again when it moves the report into place. Whether a folder can be
+    created is tried, not guessed from permission bits (which say nothing about read-only or
+    special file systems such as /proc, nor about root): an empty probe folder is made in the
+    nearest existing parent and removed at once.
 
     Parameters
     ----------
@@ -48,8 +52,11 @@ def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Pa
         ``out_dir`` exists and is not a folder; or it is a non-empty folder and ``force`` is
         False; or it is a non-empty folder that is not a report (no ``report.html`` and
         ``summary.json``), which is never replaced, even with ``force``.
-    NotADirectoryError, PermissionError
-        The nearest existing parent is not a writable folder.
+    NotADirectoryError
+        The nearest existing parent is not a folder.
+    OSError
+        No folder can be created there (PermissionError, a read-only file system, ...); the
+        message names ``out_dir``, never the probe.
     """
     path = Path(os.path.abspath(out_dir))
     if path.exists() or path.is_symlink():
@@ -76,9 +83,20 @@ def check_output_dir(out_dir: str | os.PathLike[str], force: bool = False) -> Pa
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(ancestor))
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, "cannot write in this folder", str(ancestor))
+    try:
+        probe = tempfile.mkdtemp(prefix=f".{path.name}.probe-", dir=ancestor)
+    except OSError as exc:
+        raise _cannot_create(exc, path) from exc
+    os.rmdir(probe)
     return path
+
+
+def _cannot_create(exc: OSError, out: Path) -> OSError:
+    """``exc`` (about a temporary or probe folder) as the same kind of error about ``out``."""
+    reason = exc.strerror or str(exc)
+    error = OSError(exc.errno, f"cannot create the report folder ({reason})", str(out))
+    # OSError(errno, ...) picks the subclass (PermissionError, FileNotFoundError, ...) itself.
+    return error
 
 
 @contextlib.contextmanager
@@ -88,12 +106,20 @@ def building(out: Path, force: bool = False) -> Iterator[Path]:
     ``out`` must be an absolute path that :func:`check_output_dir` accepted. On any exception
     in the block the temporary folder is removed and ``out`` is left as it was.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:  # the user knows out, not the temporary folder
+        raise _cannot_create(exc, out) from exc
     try:
         yield tmp
-        _move_into_place(tmp, out, force)
+        try:
+            _move_into_place(tmp, out, force)
+        except OSError as exc:
+            if isinstance(exc, FileExistsError):  # check_output_dir's, about out already
+                raise
+            raise _cannot_create(exc, out) from exc
     except BaseException:
         # KeyboardInterrupt included: no half-written report is left behind.
         shutil.rmtree(tmp, ignore_errors=True)

@@ -50,6 +50,8 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f2f2f2; }
 td.text, th.text { text-align: left; }
+/* long values (paths, lists) may break anywhere rather than widen the table */
+table.values td:last-child { overflow-wrap: anywhere; }
 tr.best td { background: #e8f5e9; }
 tr.worst td { background: #fdecea; }
 figure { margin: 1em 0; }
@@ -57,8 +59,27 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
 details { margin: 0.8em 0; }
 summary { cursor: pointer; font-weight: 600; }
-.scroll { overflow-x: auto; }
-code { background: #f6f6f6; padding: 0 0.2em; }
+code { background: #f6f6f6; padding: 0 0.2em; overflow-wrap: anywhere; }
+p.note { background: #fff8e1; border-left: 4px solid #e0a800; padding: 0.5em 0.8em; }
+p.warning { background: #fdecea; border-left: 4px solid #c62828; padding: 0.5em 0.8em; }
+/* A table wider than the page scrolls sideways inside its box (never cut off); a shadow on
+   the side where more columns wait says so. */
+.scroll { overflow-x: auto; max-width: 100%;
+  background: linear-gradient(to right, #fff 40%, rgba(255, 255, 255, 0)) left / 1.5em 100%,
+              linear-gradient(to left, #fff 40%, rgba(255, 255, 255, 0)) right / 1.5em 100%,
+              radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.25), transparent)
+                left / 0.7em 100%,
+              radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.25), transparent)
+                right / 0.7em 100%;
+  background-repeat: no-repeat; background-attachment: local, local, scroll, scroll; }
+.scroll table { margin: 0.2em 0; }
+.scroll::-webkit-scrollbar { height: 0.5em; }
+.scroll::-webkit-scrollbar-thumb { background: #bbb; border-radius: 0.25em; }
+@media (max-width: 600px) {
+  body { margin: 1em auto; padding: 0 0.5em; }
+  table { font-size: 0.75em; }
+  th, td { padding: 0.1em 0.25em; }
+}
 """
 
 
@@ -74,7 +95,7 @@ def _num(value: Any, kind: str = "g") -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: int = 0,
-           row_classes: Sequence[str] | None = None) -> str:
+           row_classes: Sequence[str] | None = None, table_class: str = "") -> str:
     """An HTML table; cells are already formatted and escaped, the header is escaped here."""
 
     def cls(j: int) -> str:
@@ -87,8 +108,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: i
         attr = f' class="{rc}"' if rc else ""
         cells = "".join(f"<td{cls(j)}>{c}</td>" for j, c in enumerate(row))
         body.append(f"<tr{attr}>{cells}</tr>")
+    table = f'<table class="{table_class}">' if table_class else "<table>"
     return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="scroll">{table}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
@@ -98,7 +120,7 @@ def _key_value_table(items: Mapping[str, Any]) -> str:
         [_esc(key), _esc(json.dumps(value) if not isinstance(value, str) else value)]
         for key, value in items.items()
     ]
-    return _table(["name", "value"], rows, text_cols=2)
+    return _table(["name", "value"], rows, text_cols=2, table_class="values")
 
 
 def _img(folder: Path, fig: FigureFile) -> str:
@@ -121,6 +143,26 @@ def _comparison_html(comparison: Sequence[Mapping[str, Any]], n: int) -> str:
         for label, values in comparison_lines(comparison, n)
     ]
     return _table(header, body, text_cols=1)
+
+
+def _comparison_note(comparison: Sequence[Mapping[str, Any]]) -> str:
+    """Below the side-by-side table: where the lowest J_clust did not match the digits best."""
+    worse = [row for row in comparison
+             if row["best_purity"] is not None and row["worst_purity"] is not None
+             and row["best_purity"] < row["worst_purity"]]
+    if not worse:
+        return ""
+    cases = "; ".join(
+        f"k = {row['n_clusters']}: purity {_num(row['best_purity'], 'score')} against "
+        f"{_num(row['worst_purity'], 'score')}" for row in worse
+    )
+    return (
+        '<p class="note">The run with the lowest J_clust matches the digits worse than the one '
+        f"with the highest in {len(worse)} of {len(comparison)} studies ({cases}). k-means "
+        "minimises the inertia (the sum of squared distances), not J_clust, and never sees the "
+        "digits: a lower J_clust means tighter clusters, not truer ones. Each study's section "
+        "says more.</p>"
+    )
 
 
 def _scores_html(best: RunAnalysis, worst: RunAnalysis) -> str:
@@ -150,14 +192,14 @@ def _scores_html(best: RunAnalysis, worst: RunAnalysis) -> str:
 def _clusters_html(ev: RunAnalysis) -> str:
     sizes = ev.nearest.n_members
     if ev.evaluation is None:
-        rows = [[str(c), str(int(sizes[c]))] for c in range(len(sizes))]
+        rows = [[str(c), _num(int(sizes[c]), "count")] for c in range(len(sizes))]
         return _table(["cluster", "size"], rows)
     e = ev.evaluation
     rows = []
     for c in range(e.n_clusters):
         rows.append([
             str(c),
-            str(int(e.sizes[c])),
+            _num(int(e.sizes[c]), "count"),
             "&ndash;" if e.majority[c] < 0 else str(int(e.majority[c])),
             _num(float(e.majority_share[c]), "pct"),
             f"{int(e.nearest_majority_hits[c])}/{int(e.nearest_valid[c])}",
@@ -172,7 +214,8 @@ def _clusters_html(ev: RunAnalysis) -> str:
 def _contingency_html(e: ClusterEvaluation) -> str:
     header = ["cluster"] + [str(int(v)) for v in e.classes] + ["size"]
     rows = [
-        [str(c)] + [str(int(v)) for v in e.contingency[c]] + [str(int(e.sizes[c]))]
+        [str(c)] + [_num(int(v), "count") for v in e.contingency[c]]
+        + [_num(int(e.sizes[c]), "count")]
         for c in range(e.n_clusters)
     ]
     return _table(header, rows)
@@ -188,9 +231,9 @@ def _runs_html(study: StudyResult) -> str:
             str(int(study.seeds[i])),
             _num(float(study.j_clust[i]), "obj"),
             _num(float(study.inertia[i]), "obj"),
-            str(int(study.n_iter[i])),
+            _num(int(study.n_iter[i]), "count"),
             _num(bool(study.converged[i])),
-            str(int(study.n_relocated[i])),
+            _num(int(study.n_relocated[i]), "count"),
             _num(float(study.run_seconds[i]), "s"),
         ])
     header = ["restart", "seed", "J_clust", "inertia", "iterations", "converged",
@@ -210,6 +253,64 @@ def _history_html(study: StudyResult) -> str:
     return _table(["iteration", "J_clust, best run", "J_clust, worst run"], rows)
 
 
+def _objectives_note(sa: StudyAnalysis) -> str:
+    """Why J_clust can rise and why the lowest J_clust need not match the digits best, told
+    with this study's own numbers, next to them."""
+    study, best, worst = sa.study, sa.best, sa.worst
+    if best is worst:
+        return ""
+    inertia_rises = best.inertia_rises + worst.inertia_rises
+    never = ("it never rose in these two runs" if inertia_rises == 0 else
+             f"it rose {_num(inertia_rises, 'count')} times here, by rounding alone")
+    parts = [
+        "<strong>k-means minimises the inertia, not J_clust.</strong> Each iteration of "
+        "Lloyd's algorithm (give every image to its nearest representative, then move each "
+        "representative to the mean of its images) can only lower the inertia, the sum of the "
+        f"<em>squared</em> distances: {never}. J_clust, the sum of the distances themselves, "
+        "is another objective, which no step of k-means minimises, so it can rise from one "
+        f"iteration to the next: it rose at {_num(best.j_clust_rises, 'count')} of the "
+        f"best run's {_num(best.run.n_iter, 'count')} iterations and at "
+        f"{_num(worst.j_clust_rises, 'count')} of the worst run's "
+        f"{_num(worst.run.n_iter, 'count')}. That is not a bug."
+    ]
+    by_inertia = sa.lowest_inertia_index
+    if by_inertia != best.index:
+        parts.append(
+            f"The runs are ranked by their final J_clust, as in the course notebook; ranked by "
+            f"inertia, the best would be restart {by_inertia} (inertia "
+            f"{_num(float(study.inertia[by_inertia]), 'obj')}, against "
+            f"{_num(best.run.inertia, 'obj')} for restart {best.index})."
+        )
+    best_purity, worst_purity = best.score("purity"), worst.score("purity")
+    if best_purity is not None and worst_purity is not None:
+        numbers = (f"purity {_num(best_purity, 'score')} for the run with the lowest J_clust "
+                   f"(restart {best.index}), {_num(worst_purity, 'score')} for the one "
+                   f"with the highest (restart {worst.index})")
+        if best_purity < worst_purity:
+            parts.append(
+                "Neither objective sees the digits, so the run with the lowest J_clust can "
+                f"match them worse, and here it does: {numbers}. A lower J_clust means tighter "
+                "clusters, not clusters closer to the ten digits."
+            )
+        else:
+            parts.append(
+                f"Neither objective sees the digits: here the lower J_clust goes with the "
+                f"better match ({numbers}), but nothing guarantees it."
+            )
+    return f'<p class="note">{" ".join(parts)}</p>'
+
+
+def _convergence_warning(study: StudyResult) -> str:
+    stopped = int(study.n_restarts - study.converged.sum())
+    if stopped == 0:
+        return ""
+    return (
+        f'<p class="warning">{_num(stopped, "count")} of {_num(study.n_restarts, "count")} '
+        f"restarts stopped at max_iter = {study.max_iter} before converging (their labels were "
+        "still changing): their numbers are not those of a finished k-means.</p>"
+    )
+
+
 def _study_html(
     prefix: str, sa: StudyAnalysis, figs: Mapping[str, FigureFile], folder: Path
 ) -> str:
@@ -220,16 +321,19 @@ def _study_html(
 
     seed_best, seed_worst = study.seeds[study.best_index], study.seeds[study.worst_index]
     overview = [
-        ["restarts", str(study.n_restarts), "", ""],
+        ["restarts", _num(study.n_restarts, "count"), "", ""],
         ["init", _esc(study.init), "", ""],
         ["restart index", "", str(study.best_index), str(study.worst_index)],
         ["seed", "", str(int(seed_best)), str(int(seed_worst))],
         ["J_clust", "", _num(study.best.j_clust, "obj"), _num(study.worst.j_clust, "obj")],
         ["inertia (sum of squares)", "",
          _num(study.best.inertia, "obj"), _num(study.worst.inertia, "obj")],
-        ["iterations", "", str(study.best.n_iter), str(study.worst.n_iter)],
+        ["iterations", "", _num(study.best.n_iter, "count"), _num(study.worst.n_iter, "count")],
+        ["iterations where J_clust rose", "", _num(best.j_clust_rises, "count"),
+         _num(worst.j_clust_rises, "count")],
         ["converged", "", _num(study.best.converged), _num(study.worst.converged)],
-        ["empty clusters relocated", "", str(study.best.n_relocated), str(study.worst.n_relocated)],
+        ["empty clusters relocated", "", _num(study.best.n_relocated, "count"),
+         _num(study.worst.n_relocated, "count")],
         ["J_clust spread (worst - best)", _num(study.j_clust_spread, "obj"), "", ""],
         ["J_clust mean over restarts", _num(float(study.j_clust.mean()), "obj"), "", ""],
         ["J_clust std over restarts", _num(float(study.j_clust.std()), "obj"), "", ""],
@@ -237,11 +341,13 @@ def _study_html(
     ]
     parts = [
         f'<section id="{_esc(prefix)}">',
-        f"<h2>k = {study.n_clusters}: {study.n_restarts} restarts</h2>",
+        f"<h2>k = {study.n_clusters}: {_num(study.n_restarts, 'count')} restarts</h2>",
+        _convergence_warning(study),
         _table(["", "study", "best run", "worst run"],
                [[_esc(r[0])] + r[1:] for r in overview], text_cols=1),
         "<h3>Scores</h3>",
         _scores_html(best, worst),
+        _objectives_note(sa),
         "<h3>Representatives</h3>",
         fig("centers_best"),
         fig("centers_worst"),
@@ -272,7 +378,7 @@ def _study_html(
         "<details><summary>J_clust per iteration</summary>", _history_html(study), "</details>",
         "</section>",
     ]
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
 def html_page(
@@ -316,15 +422,21 @@ def html_page(
         "<title>mnist-kmeans report</title>",
         f"<style>{_CSS}</style></head><body>",
         "<h1>mnist-kmeans report</h1>",
-        f"<p>{n_samples} images of {height}&times;{width}"
-        f" pixels; created {_esc(summary['created'])}. J_clust is the sum of the (non-squared) "
-        "distances of the images to their cluster representatives; the inertia is the sum of "
-        "the squared distances. Every number is also in <code>summary.json</code>.</p>",
+        f"<p>{_num(n_samples, 'count')} images of {height}&times;{width}"
+        f" pixels; created {_esc(summary['created'])}. Every number is also in "
+        "<code>summary.json</code>.</p>",
+        "<p>Each study runs k-means several times from different random starts. Two sums "
+        "measure a clustering: <strong>J_clust</strong>, the sum of the distances of the images "
+        "to their cluster representatives (the course notebook's measure, by which the best "
+        "and worst runs are chosen here), and the <strong>inertia</strong>, the sum of the "
+        "<em>squared</em> distances, which is what k-means minimises. So J_clust can rise "
+        "between iterations, and the run with the lowest J_clust need not match the digits "
+        "best: each study below says how often, with its own numbers.</p>",
         f"<p>{nav}</p>",
     ]
     if len(analysis.studies) > 1:
         comparison = _comparison_html(analysis.comparison, analysis.n_nearest)
-        head += ["<h2>Side by side</h2>", comparison]
+        head += ["<h2>Side by side</h2>", comparison, _comparison_note(analysis.comparison)]
     body = [
         _study_html(prefix, sa, figs, folder)
         for prefix, sa, figs in zip(ids, analysis.studies, figures)

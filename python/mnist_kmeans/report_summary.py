@@ -7,7 +7,8 @@ Top level: ``summary_format`` (raised when a key changes meaning), ``created`` (
 :class:`mnist_kmeans.analysis.StudyAnalysis`) and ``studies``: per study
 :meth:`StudyResult.to_dict <mnist_kmeans.study.StudyResult.to_dict>`, its ``id`` (the prefix of
 its figures and its anchor in the HTML), ``figures`` (key -> path in the report folder), and for
-the best and worst run their ``nearest_members`` and ``evaluation``.
+the best and worst run their ``nearest_members``, ``evaluation``, ``j_clust_rises`` and
+``inertia_rises`` (iterations after which the value went up).
 
 Format history: 1, the first; 2, the number of clusters is ``n_clusters`` (was ``k``) in the
 comparison rows and study entries, as in the Python API (``parameters`` keep the command line's
@@ -86,6 +87,8 @@ def _nearest_dict(nearest: NearestMembers) -> dict[str, Any]:
 
 def _run_dict(ra: RunAnalysis) -> dict[str, Any]:
     return {
+        "j_clust_rises": ra.j_clust_rises,
+        "inertia_rises": ra.inertia_rises,
         "nearest_members": _nearest_dict(ra.nearest),
         "evaluation": None if ra.evaluation is None else ra.evaluation.to_dict(),
     }

@@ -1,9 +1,13 @@
-"""How numbers are written in tables, and the one specification of the comparison table.
+"""How numbers are written, everywhere, and the one specification of the comparison table.
 
-The HTML report (:mod:`mnist_kmeans.report_html`) and the command line (:mod:`mnist_kmeans.cli`)
-both show the studies side by side, one column per study and one line per :data:`COMPARISON_ROWS`
-entry, from the comparison rows of :mod:`mnist_kmeans.analysis`; both write numbers with
-:func:`format_number`. A new line of that table is one more :class:`Row` here.
+Every number the package shows - in the HTML report's tables and captions, in the figures'
+legends, titles and axes (:mod:`mnist_kmeans.plotting`), and on the terminal
+(:mod:`mnist_kmeans.cli`) - is written by :func:`format_number`: plain decimal notation with
+thousands separators (14,755,475.1; 5,923), never an exponent or an axis offset, percentages
+with one decimal. The HTML report (:mod:`mnist_kmeans.report_html`) and the command line both
+show the studies side by side, one column per study and one line per :data:`COMPARISON_ROWS`
+entry, from the comparison rows of :mod:`mnist_kmeans.analysis`. A new line of that table is
+one more :class:`Row` here.
 """
 
 from __future__ import annotations
@@ -18,30 +22,38 @@ import numpy as np
 __all__ = ["COMPARISON_ROWS", "Row", "comparison_lines", "format_number", "study_headers"]
 
 
-def format_number(value: Any, kind: str = "g") -> str | None:
-    """A number as a table shows it; None for a missing value (None or nan).
+def format_number(value: Any, kind: str = "g", *, decimals: int | None = None) -> str | None:
+    """A number as the package writes it; None for a missing value (None or nan).
 
     Parameters
     ----------
     value : number, bool or None
-    kind : {'g', 'obj', 'pct', 'score', 's'}, default='g'
-        'obj': an objective, thousands separated, one decimal (14,755,475.1); 'pct': a share as
-        a percentage, one decimal (12.3%); 'score': four decimals; 's': seconds, two decimals;
-        'g': an integer as it is, any other number with six significant digits. Booleans are
-        written 'yes' or 'no' whatever the kind.
+    kind : {'g', 'obj', 'count', 'pct', 'score', 's'}, default='g'
+        'obj': an objective (J_clust, inertia) or any real quantity, thousands separated, one
+        decimal (14,755,475.1); 'count': an integer, thousands separated (5,923); 'pct': a
+        share as a percentage, one decimal (12.3%); 'score': four decimals (0.7192); 's':
+        seconds, two decimals; 'g': an integer as it is (seeds, indices), any other number
+        with six significant digits. Booleans are written 'yes' or 'no' whatever the kind.
+    decimals : int, optional
+        Decimals for 'obj', 'pct' and 's' instead of their default, e.g. 0 for the ticks of an
+        axis whose steps are whole numbers.
     """
     if value is None or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return None
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if kind == "obj":
-        return f"{float(value):,.1f}"
+        return f"{float(value):,.{1 if decimals is None else decimals}f}"
+    if kind == "count":
+        return f"{round(float(value)):,d}"
     if kind == "pct":
-        return f"{100 * float(value):.1f}%"
+        return f"{100 * float(value):.{1 if decimals is None else decimals}f}%"
     if kind == "score":
         return f"{float(value):.4f}"
     if kind == "s":
-        return f"{float(value):.2f}"
+        return f"{float(value):.{2 if decimals is None else decimals}f}"
+    if kind != "g":
+        raise ValueError(f"unknown number kind {kind!r}")
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return f"{float(value):.6g}"
@@ -86,11 +98,15 @@ def _nearest_rows() -> list[Row]:
 
 #: The lines of the comparison table, in order.
 COMPARISON_ROWS: tuple[Row, ...] = (
-    Row("restarts", "restarts", "g"),
+    Row("restarts", "restarts", "count"),
     Row("j_clust_min", "J_clust min (best run)", "obj"),
     Row("j_clust_max", "J_clust max (worst run)", "obj"),
     Row("j_clust_spread", "spread (max - min)", "obj"),
     Row("j_clust_spread_relative", "spread / min", "pct"),
+    Row("best_j_clust_rises", "iterations where J_clust rose, best run", "count",
+        "J_clust rises best"),
+    Row("worst_j_clust_rises", "iterations where J_clust rose, worst run", "count",
+        "J_clust rises worst"),
     *_nearest_rows(),
     Row("best_purity", "purity, best run", "score", "purity best"),
     Row("worst_purity", "purity, worst run", "score", "purity worst"),
