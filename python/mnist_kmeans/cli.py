@@ -8,6 +8,9 @@ by side. This is the only module of the package that prints or draws progress ba
 Exit status: 0 on success; 2 for wrong arguments, missing or bad data files, or a report folder
 that exists (without ``--force``) or cannot be written, with a one-line message on stderr;
 130 when interrupted with Ctrl-C (no report is left half-written).
+
+Just over 500 lines: the argument parser, the error-to-exit-status mapping and the two commands'
+drivers, which share all three; the work itself lives in study.py, analysis.py and report*.py.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ data in C order, big-endian. MNIST ships it gzip-compressed.
 The reader trusts nothing in the header: the size it claims is checked against
 what the file can hold *before* any large allocation, and every malformed input
 raises :class:`IDXError` naming the file and the problem.
+
+Over 500 lines on purpose: reading and writing one format, kept together so that the hardening
+of the reader (sizes checked before allocation, gzip and streams) sits beside the writer it mirrors.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ GUI backend and no figure is left registered with pyplot. Use
 :func:`save_figure` to write one to disk, or display it in a notebook.
 
 This is the only module of the package that imports matplotlib.
+
+Over 500 lines on purpose: it is the one room for figures (six public figures and the small
+validation and labelling helpers they share); splitting it would put matplotlib in two modules.
 """
 
 from __future__ import annotations
