@@ -17,10 +17,13 @@ centers; each figure is a median over repetitions, and ratios are ours / peer fr
 (below 1: ours is faster). Objectives are recomputed from each library's final centers by one
 float64 evaluator, so that no speed comes from doing less work.
 
-    PYTHONPATH=python .venv/bin/python benchmarks/bench.py --quick
-    PYTHONPATH=python .venv/bin/python benchmarks/bench.py --parts a,b --out results.md
-    PYTHONPATH=python .venv/bin/python benchmarks/bench.py --quick --parts a,b --ks 20,256 \
+    python benchmarks/bench.py --quick
+    python benchmarks/bench.py --parts a,b --out results.md
+    python benchmarks/bench.py --quick --parts a,b --ks 20,256 \
         --libraries ours,ours-lloyd,ours-hamerly,sklearn-lloyd
+
+It times the installed mnist_kmeans (``pip install ".[bench]"``); ``--dev`` times the development
+build under python/ instead (``scripts/dev_build.sh``). The report names the file it timed.
 """
 
 from __future__ import annotations
@@ -167,8 +170,11 @@ def library_info(library: str) -> dict[str, Any]:
     except ImportError:
         info["pools"] = "threadpoolctl missing"
     if library.startswith("ours"):
+        import mnist_kmeans
         from mnist_kmeans import _kernel
 
+        info["version"] = mnist_kmeans.__version__
+        info["file"] = mnist_kmeans.__file__
         info["isa"] = _kernel.current_isa()
         info["threads"] = _kernel.max_threads()
     elif library == "faiss":
@@ -314,9 +320,10 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
 # the parent: one process per library and part
 
 
-def spawn(task: dict[str, Any], threads: int, timeout: float) -> dict[str, Any]:
+def spawn(task: dict[str, Any], threads: int, timeout: float, dev: bool = False) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in UNSET_ENV}
-    env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
+    if dev:  # the development build under python/, ahead of any installed copy
+        env["PYTHONPATH"] = str(REPO / "python") + os.pathsep + env.get("PYTHONPATH", "")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     task = dict(task, threads=threads)
@@ -418,6 +425,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument("--dev", action="store_true",
+                        help="time the development build under python/ (scripts/dev_build.sh)"
+                        " instead of the installed mnist_kmeans")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -455,7 +465,8 @@ def main() -> None:
     infos: dict[str, Any] = {}
 
     def run(lib: str, task: dict[str, Any], threads: int | None = None) -> dict[str, Any]:
-        res = spawn(dict(task, library=lib, data=data), threads or args.threads, timeout)
+        res = spawn(dict(task, library=lib, data=data), threads or args.threads, timeout,
+                    args.dev)
         if res.get("info"):
             infos.setdefault(lib, res["info"])
         if "error" in res:
@@ -466,9 +477,13 @@ def main() -> None:
     # kernel does not have yet raises ValueError), is reported once here and left out.
     left_out = []
     for lib in libraries:
-        res = spawn({"kind": "probe", "library": lib, "data": data}, args.threads, 600.0)
+        res = spawn({"kind": "probe", "library": lib, "data": data}, args.threads, 600.0, args.dev)
         if "error" in res:
-            report(f"> {lib}: left out, its check fit failed: {res['error'].split(' / ')[-1]}")
+            why = res["error"].split(" / ")[-1]
+            if lib in OURS and "mnist_kmeans" in why:
+                why += (" (install the package: pip install \".[bench]\"; or time the development"
+                        " build with --dev)")
+            report(f"> {lib}: left out, its check fit failed: {why}")
             left_out.append(lib)
     if left_out:
         report()

@@ -6,20 +6,23 @@ time, iterations, time per iteration, the fraction of rows scored per pass (for 
 elkan: scores computed / k), and whether labels, centers and n_iter equal the first
 algorithm's (they must: every algorithm is an exact replica of Lloyd).
 
-    PYTHONPATH=python .venv/bin/python benchmarks/converge.py --algorithms lloyd,hamerly,yinyang --ks 20,256
+    python benchmarks/converge.py --algorithms lloyd,hamerly,yinyang --ks 20,256
+
+It times the installed mnist_kmeans; ``--dev`` times the development build under python/
+(``scripts/dev_build.sh``) instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from mnist_kmeans.datasets import load_mnist
-from mnist_kmeans.kmeans import lloyd
+REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -31,7 +34,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data", type=Path, default=os.environ.get("MNIST_DATA_DIR"),
                         help="folder of the MNIST files (default: $MNIST_DATA_DIR)")
+    parser.add_argument("--dev", action="store_true",
+                        help="time the development build under python/ instead of the installed one")
     args = parser.parse_args()
+    if args.dev:
+        sys.path.insert(0, str(REPO / "python"))
+    import mnist_kmeans
+    from mnist_kmeans.datasets import load_mnist
+    from mnist_kmeans.kmeans import lloyd
+
+    print(f"mnist_kmeans {mnist_kmeans.__version__} from {mnist_kmeans.__file__}")
     images, _ = load_mnist("train", args.data)
     X = np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32)
     print(f"| k | algorithm | seconds (median of {args.repeat}) | iterations | ms / iteration "

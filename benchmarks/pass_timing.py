@@ -5,8 +5,11 @@ are interleaved (A, B, A, B, ...), and both wall time and process CPU time are r
 medians. With --threads 1 the CPU time is the kernel's own work and is the least disturbed by
 other processes; compare builds only within one run of this script.
 
-    PYTHONPATH=python .venv/bin/python benchmarks/pass_timing.py \
+    python benchmarks/pass_timing.py \
         --so base=/tmp/kbase/_kernel.cpython-311-x86_64-linux-gnu.so --threads 1 --k 20 256
+
+"current" is the installed mnist_kmeans's kernel; ``--dev`` takes the development build under
+python/ (``scripts/dev_build.sh``) instead.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import argparse
 import gzip
 import importlib.machinery
 import importlib.util
+import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-MNIST = Path("/work/shared/data/mnist/train-images-idx3-ubyte.gz")
+REPO = Path(__file__).resolve().parent.parent
+MNIST = Path(os.environ.get("MNIST_DATA_DIR", "/work/shared/data/mnist")) / "train-images-idx3-ubyte.gz"
 
 
 def load_kernel(path: str, name: str):
@@ -41,7 +47,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-sums", action="store_true", help="time passes without the sums")
     parser.add_argument("--data", type=Path, default=MNIST)
+    parser.add_argument("--dev", action="store_true",
+                        help="'current' is the development build under python/, not the installed one")
     args = parser.parse_args()
+    if args.dev:
+        sys.path.insert(0, str(REPO / "python"))
 
     builds = {}
     for item in args.so:
@@ -49,6 +59,7 @@ def main() -> None:
         builds[name] = load_kernel(path, name)
     from mnist_kmeans import _kernel
 
+    print(f"current: {_kernel.__file__}")
     builds["current"] = _kernel
     raw = gzip.open(args.data).read()
     X = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784).astype(np.float32)
