@@ -268,7 +268,7 @@ def test_without_history_relocates_from_fresh_distances(isa, algorithm):
 
 def test_estimator_keeps_the_best_restarts_history(mnist_sample):
     X = mnist_sample[0][:3000]
-    km = KMeans(10, init="random", n_init=4, random_state=0).fit(X)
+    km = KMeans(10, init="random", n_init=4, random_state=0, record_history=True).fit(X)
     assert len(km.history_) == len(km.j_clust_history_) == km.n_iter_
     best = km.restarts_[km.best_restart_]
     again = lloyd(as_float32_rows(X), initial_centers(X, 10, "random", best.seed))

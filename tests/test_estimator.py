@@ -38,7 +38,7 @@ def test_same_random_state_same_result(mnist_sample):
 
 def test_restarts_keep_the_lowest_inertia(mnist_sample):
     X = mnist_sample[0][:3000]
-    km = KMeans(10, init="random", n_init=4, random_state=1).fit(X)
+    km = KMeans(10, init="random", n_init=4, random_state=1, record_history=True).fit(X)
     inertias = [r.inertia for r in km.restarts_]
     assert len(inertias) == 4
     assert km.inertia_ == min(inertias) == inertias[km.best_restart_]
@@ -147,3 +147,37 @@ def test_one_pass_entry_point_combines_over_chunks(mnist_sample):
     np.testing.assert_array_equal((sums / weights[:, None]).astype(np.float32), step.centers)
     whole = assign_pass(X, init)
     np.testing.assert_array_equal(np.concatenate([p.labels for p in parts]), whole.labels)
+
+
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_history_is_a_choice_that_changes_nothing_else(mnist_sample, n_init):
+    """record_history only adds the histories: every other attribute is the same bit for bit,
+    and the history's last value is the final inertia (checked against the NumPy objective)."""
+    X = mnist_sample[0][:3000]
+    lean = KMeans(10, init="random", n_init=n_init, random_state=2).fit(X)
+    full = KMeans(10, init="random", n_init=n_init, random_state=2, record_history=True).fit(X)
+    for name in ("cluster_centers_", "labels_", "sq_distances_"):
+        assert np.array_equal(getattr(lean, name), getattr(full, name)), name
+    assert (lean.inertia_, lean.j_clust_, lean.n_iter_, lean.best_restart_) == (
+        full.inertia_, full.j_clust_, full.n_iter_, full.best_restart_)
+    assert len(full.history_) == len(full.j_clust_history_) == full.n_iter_
+    d = X.astype(np.float64) - full.cluster_centers_.astype(np.float64)[full.labels_]
+    assert full.history_[-1] == pytest.approx(np.einsum("ij,ij->", d, d), rel=1e-6)
+    for name in ("history_", "j_clust_history_"):
+        with pytest.raises(AttributeError, match="record_history=True"):
+            getattr(lean, name)
+        assert not hasattr(lean, name)
+
+
+def test_a_refit_without_history_drops_the_old_one(mnist_sample):
+    X = mnist_sample[0][:2000]
+    km = KMeans(5, init="random", n_init=1, random_state=0, record_history=True).fit(X)
+    assert len(km.history_) == km.n_iter_
+    km.set_params(record_history=False).fit(X[:1000])
+    with pytest.raises(AttributeError, match="record_history"):
+        km.history_
+
+
+def test_unfitted_history_is_the_usual_missing_attribute():
+    with pytest.raises(AttributeError, match="has no attribute 'history_'"):
+        KMeans(3).history_

@@ -100,7 +100,7 @@ def test_fit_on_memmap_beyond_2_pow_31_values(tmp_path):
 def check_big_fit(X: np.ndarray, marked: np.ndarray) -> None:
     n, d = X.shape
     init = np.stack([np.zeros(d, np.float32), np.ones(d, np.float32)])
-    km = KMeans(2, init=init, max_iter=5).fit(X)
+    km = KMeans(2, init=init, max_iter=5, record_history=True).fit(X)
 
     expected = np.zeros(n, np.int32)
     expected[marked] = 1

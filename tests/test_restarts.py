@@ -157,3 +157,22 @@ def test_kmeans_accepts_a_generator(X: np.ndarray) -> None:
     b = KMeans(3, init="random", n_init=2, random_state=np.random.default_rng(1)).fit(X[:300])
     assert a.restarts_ == b.restarts_
     np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+
+
+def test_without_histories_the_kept_runs_are_the_same_runs(X: np.ndarray) -> None:
+    """record_history=False keeps the lean best and worst runs instead of running them again:
+    the same restarts, runs and choices, with empty histories."""
+    full = run_restarts(functools.partial(lloyd, X), X, 6, 4, init="random", entropy=9,
+                        keep_worst=True)
+    counting = Recorder(X)
+    lean = run_restarts(counting, X, 6, 4, init="random", entropy=9, keep_worst=True,
+                        record_history=False)
+    assert [flag for _, flag in counting.calls] == [False] * 4  # no run twice
+    assert [s.inertia for s in lean.summaries] == [s.inertia for s in full.summaries]
+    assert (lean.best_index, lean.worst_index) == (full.best_index, full.worst_index)
+    assert lean.best is not lean.worst
+    for a, b in ((lean.best, full.best), (lean.worst, full.worst)):
+        for name in ("centers", "labels", "sq_distances"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert (a.inertia, a.j_clust, a.n_iter) == (b.inertia, b.j_clust, b.n_iter)
+        assert a.inertia_history.size == 0 and b.inertia_history.size == b.n_iter

@@ -165,7 +165,8 @@ def test_thread_count_does_not_change_results(mnist_rows, weighted):
     w = np.random.default_rng(1).random(len(mnist_rows)) if weighted else None
     states = {}
     for n_threads in (1, 2, 3, None):
-        km = KMeans(11, init="random", n_init=2, max_iter=20, random_state=3, n_threads=n_threads)
+        km = KMeans(11, init="random", n_init=2, max_iter=20, random_state=3, n_threads=n_threads,
+                    record_history=True)
         states[n_threads] = fitted_state(km.fit(mnist_rows, sample_weight=w))
     assert states[1] == states[2] == states[3] == states[None]
 
@@ -186,7 +187,8 @@ def test_concurrent_fits_equal_serial_fits(mnist_rows):
 
     def fit(job):
         seed, n_threads = job
-        km = KMeans(9, n_init=1, max_iter=20, random_state=seed, n_threads=n_threads)
+        km = KMeans(9, n_init=1, max_iter=20, random_state=seed, n_threads=n_threads,
+                    record_history=True)
         return fitted_state(km.fit(mnist_rows))
 
     serial = [fit(job) for job in jobs]

@@ -178,6 +178,7 @@ def run_restarts(
     sample_weight: np.ndarray | None = None,
     objective: Objective = "inertia",
     keep_worst: bool = False,
+    record_history: bool = True,
     progress: ProgressCallback | None = None,
 ) -> Restarts:
     """Run ``n_restarts`` Lloyd runs and keep the best (and the worst) whole.
@@ -208,6 +209,12 @@ def run_restarts(
         The final objective the best (lowest) and worst (highest) runs are chosen by.
     keep_worst : bool, default=False
         Also keep the worst run whole.
+    record_history : bool, default=True
+        The kept runs carry their per-iteration objectives (for several restarts, by running
+        them again with a history). False keeps the lean runs as they are: every pass of a
+        run with a history reads every row, which about doubles a run's time (measured on
+        MNIST 60k, k = 10 and 20: lean runs take 0.50-0.57 of the time), and the kept runs'
+        histories are then empty.
     progress : callable, optional
         ``progress(done, n_restarts)`` after each finished restart.
 
@@ -217,13 +224,17 @@ def run_restarts(
     """
     given = not isinstance(init, str)
     seeds: Sequence[int | None] = [None] if given else restart_seeds(entropy, n_restarts).tolist()
-    record_each = n_restarts == 1  # one run: its history now; else only the kept runs', later
+    # One run with a history: record it now; several: only the kept runs', run again later.
+    record_each = record_history and n_restarts == 1
+    keep_results = not record_history  # no reruns: keep the best (and worst) lean results
     summaries: list[RestartSummary] = []
     # Only what is needed to run the kept restarts again: their initial centers.
     best_index = worst_index = 0
     best_start = worst_start = None
     best_value = worst_value = 0.0
     only: RunResult | None = None
+    best_result: RunResult | None = None
+    worst_result: RunResult | None = None
     for i, seed in enumerate(seeds):
         start = time.perf_counter()
         if given:
@@ -247,8 +258,12 @@ def run_restarts(
         # Strict comparisons: on a tie the earlier restart stays.
         if i == 0 or value < best_value:
             best_index, best_value, best_start = i, value, centers
+            if keep_results:
+                best_result = result
         if i == 0 or value > worst_value:
             worst_index, worst_value, worst_start = i, value, centers
+            if keep_results and keep_worst:
+                worst_result = result
         if record_each:
             only = result
         del result  # only the kept runs' initial centers stay alive
@@ -257,6 +272,10 @@ def run_restarts(
 
     if only is not None:
         best = worst = only
+    elif keep_results:
+        assert best_result is not None
+        best = best_result
+        worst = worst_result if worst_result is not None else best
     else:
         best = run(best_start, record_history=True)
         if keep_worst and worst_index != best_index:
