@@ -147,3 +147,18 @@ def test_one_pass_entry_point_combines_over_chunks(mnist_sample):
     np.testing.assert_array_equal((sums / weights[:, None]).astype(np.float32), step.centers)
     whole = assign_pass(X, init)
     np.testing.assert_array_equal(np.concatenate([p.labels for p in parts]), whole.labels)
+
+
+def test_feature_names_out_and_set_output_pandas() -> None:
+    """transform() columns are named kmeans0..k-1 and set_output(pandas) gives a DataFrame."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    km = KMeans(n_clusters=3, random_state=0).fit(X)
+    names = km.get_feature_names_out()
+    assert list(names) == ["kmeans0", "kmeans1", "kmeans2"]
+    pipe = make_pipeline(StandardScaler(), KMeans(n_clusters=3, random_state=0))
+    out = pipe.set_output(transform="pandas").fit(X).transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(names)
+    assert out.shape == (60, 3)

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -303,7 +309,9 @@ def lloyd(
     return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+# ClassNamePrefixFeaturesOutMixin gives get_feature_names_out (kmeans0, kmeans1, ...), which
+# TransformerMixin's set_output needs, so Pipeline(...).set_output(transform='pandas') works.
+class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """K-means clustering with an exact, OpenMP-parallel C++ kernel.
 
     Parameters
@@ -371,6 +379,11 @@ default='k-means++'
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions(set(ALGORITHMS))],
     }
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of transform() columns, one per center (used by get_feature_names_out)."""
+        return self.cluster_centers_.shape[0]
 
     def __init__(
         self,
