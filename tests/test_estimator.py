@@ -162,3 +162,16 @@ def test_feature_names_out_and_set_output_pandas() -> None:
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == list(names)
     assert out.shape == (60, 3)
+
+
+@pytest.mark.parametrize("copy_x", [True, False])
+def test_copy_x_accepted_and_x_never_modified(copy_x: bool) -> None:
+    """copy_x is a no-op: X is left unchanged and the result equals the default's."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(loc=5.0, size=(80, 3))  # off-centre float64, as scikit-learn would centre it
+    X_before = X.copy()
+    km = KMeans(n_clusters=4, random_state=0, copy_x=copy_x).fit(X)
+    np.testing.assert_array_equal(X, X_before)
+    ref = KMeans(n_clusters=4, random_state=0).fit(X)
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+    assert km.get_params()["copy_x"] is copy_x

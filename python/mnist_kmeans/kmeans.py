@@ -341,6 +341,10 @@ default='k-means++'
         'elkan' skip the scores their bounds prove useless (with margins for float32 rounding)
         and give the same results bit for bit; 'auto' picks 'hamerly' below 48 clusters and
         'yinyang' from 48 (see :func:`lloyd`).
+    copy_x : bool, default=True
+        Accepted for compatibility with scikit-learn and has no effect: X is never modified
+        (scikit-learn may centre X in place when copy_x=False; we always work on a float32
+        copy or a read-only view).
 
     Attributes
     ----------
@@ -378,6 +382,7 @@ default='k-means++'
         "random_state": ["random_state", np.random.Generator],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions(set(ALGORITHMS))],
+        "copy_x": ["boolean"],
     }
 
     @property
@@ -396,6 +401,7 @@ default='k-means++'
         random_state: Any = None,
         n_threads: int | None = None,
         algorithm: str = "auto",
+        copy_x: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -405,6 +411,7 @@ default='k-means++'
         self.random_state = random_state
         self.n_threads = n_threads
         self.algorithm = algorithm
+        self.copy_x = copy_x
 
     def _validate_X(self, X: Any, reset: bool) -> np.ndarray:
         # Strings and complex are refused up front with our messages (check_array would try
