@@ -96,7 +96,8 @@ def test_integer_and_float64_input_give_the_float32_result(mnist_sample):
 def test_explicit_init_runs_once_from_those_centers(mnist_sample):
     X = mnist_sample[0][:2000]
     init = X[[3, 30, 300]]
-    km = KMeans(3, init=init, n_init=5).fit(X)
+    with pytest.warns(RuntimeWarning, match="only one init"):  # n_init=5 is ignored, said so
+        km = KMeans(3, init=init, n_init=5).fit(X)
     assert len(km.restarts_) == 1 and km.restarts_[0].seed is None
 
 
@@ -175,3 +176,14 @@ def test_copy_x_accepted_and_x_never_modified(copy_x: bool) -> None:
     ref = KMeans(n_clusters=4, random_state=0).fit(X)
     np.testing.assert_array_equal(km.labels_, ref.labels_)
     assert km.get_params()["copy_x"] is copy_x
+
+
+def test_array_init_with_n_init_warns_and_runs_once() -> None:
+    """An array init with n_init > 1 warns (RuntimeWarning) and makes a single run."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 2)).astype(np.float32)
+    centers = X[:3].copy()
+    with pytest.warns(RuntimeWarning, match="n_init=5"):
+        km = KMeans(n_clusters=3, init=centers, n_init=5).fit(X)
+    assert len(km.restarts_) == 1
+    KMeans(n_clusters=3, init=centers, n_init=1).fit(X)  # no warning (errors are on)

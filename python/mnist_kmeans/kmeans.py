@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -457,6 +458,14 @@ default='k-means++'
             check_enough_weighted_samples(weights, n_clusters)
         else:
             init = check_init_centers(init, n_clusters, n_features)
+            if self.n_init != "auto" and self.n_init != 1:
+                # as scikit-learn: one given start cannot be restarted, say so rather than ignore
+                warnings.warn(
+                    "Explicit initial center position passed: performing only one init in "
+                    f"KMeans instead of n_init={self.n_init}.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             n_init = 1
         run = functools.partial(
             lloyd,
