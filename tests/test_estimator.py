@@ -96,7 +96,8 @@ def test_integer_and_float64_input_give_the_float32_result(mnist_sample):
 def test_explicit_init_runs_once_from_those_centers(mnist_sample):
     X = mnist_sample[0][:2000]
     init = X[[3, 30, 300]]
-    km = KMeans(3, init=init, n_init=5).fit(X)
+    with pytest.warns(RuntimeWarning, match="only one init"):  # n_init=5 is ignored, said so
+        km = KMeans(3, init=init, n_init=5).fit(X)
     assert len(km.restarts_) == 1 and km.restarts_[0].seed is None
 
 
@@ -181,3 +182,42 @@ def test_a_refit_without_history_drops_the_old_one(mnist_sample):
 def test_unfitted_history_is_the_usual_missing_attribute():
     with pytest.raises(AttributeError, match="has no attribute 'history_'"):
         KMeans(3).history_
+
+
+def test_feature_names_out_and_set_output_pandas() -> None:
+    """transform() columns are named kmeans0..k-1 and set_output(pandas) gives a DataFrame."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    km = KMeans(n_clusters=3, random_state=0).fit(X)
+    names = km.get_feature_names_out()
+    assert list(names) == ["kmeans0", "kmeans1", "kmeans2"]
+    pipe = make_pipeline(StandardScaler(), KMeans(n_clusters=3, random_state=0))
+    out = pipe.set_output(transform="pandas").fit(X).transform(X)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(names)
+    assert out.shape == (60, 3)
+
+
+@pytest.mark.parametrize("copy_x", [True, False])
+def test_copy_x_accepted_and_x_never_modified(copy_x: bool) -> None:
+    """copy_x is a no-op: X is left unchanged and the result equals the default's."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(loc=5.0, size=(80, 3))  # off-centre float64, as scikit-learn would centre it
+    X_before = X.copy()
+    km = KMeans(n_clusters=4, random_state=0, copy_x=copy_x).fit(X)
+    np.testing.assert_array_equal(X, X_before)
+    ref = KMeans(n_clusters=4, random_state=0).fit(X)
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
+    assert km.get_params()["copy_x"] is copy_x
+
+
+def test_array_init_with_n_init_warns_and_runs_once() -> None:
+    """An array init with n_init > 1 warns (RuntimeWarning) and makes a single run."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 2)).astype(np.float32)
+    centers = X[:3].copy()
+    with pytest.warns(RuntimeWarning, match="n_init=5"):
+        km = KMeans(n_clusters=3, init=centers, n_init=5).fit(X)
+    assert len(km.restarts_) == 1
+    KMeans(n_clusters=3, init=centers, n_init=1).fit(X)  # no warning (errors are on)

@@ -24,11 +24,18 @@ from __future__ import annotations
 
 import functools
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -306,7 +313,9 @@ def lloyd(
 _HISTORY_ATTRIBUTES = ("history_", "j_clust_history_")
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+# ClassNamePrefixFeaturesOutMixin gives get_feature_names_out (kmeans0, kmeans1, ...), which
+# TransformerMixin's set_output needs, so Pipeline(...).set_output(transform='pandas') works.
+class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """K-means clustering with an exact, OpenMP-parallel C++ kernel.
 
     Parameters
@@ -344,6 +353,10 @@ default='k-means++'
         with a history takes about twice as long. With ``n_init > 1`` the kept run is run
         again to record it. When off, reading ``history_`` raises ``AttributeError`` naming
         this parameter. (:func:`mnist_kmeans.study.run_study` records the histories it plots.)
+    copy_x : bool, default=True
+        Accepted for compatibility with scikit-learn and has no effect: X is never modified
+        (scikit-learn may centre X in place when copy_x=False; we always work on a float32
+        copy or a read-only view).
 
     Attributes
     ----------
@@ -383,7 +396,13 @@ default='k-means++'
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions(set(ALGORITHMS))],
         "record_history": ["boolean"],
+        "copy_x": ["boolean"],
     }
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of transform() columns, one per center (used by get_feature_names_out)."""
+        return self.cluster_centers_.shape[0]
 
     def __init__(
         self,
@@ -397,6 +416,7 @@ default='k-means++'
         n_threads: int | None = None,
         algorithm: str = "auto",
         record_history: bool = False,
+        copy_x: bool = True,
     ) -> None:
         self.n_clusters = n_clusters
         self.init = init
@@ -406,6 +426,7 @@ default='k-means++'
         self.random_state = random_state
         self.n_threads = n_threads
         self.algorithm = algorithm
+        self.copy_x = copy_x
         self.record_history = record_history
 
     def __getattr__(self, name: str) -> Any:
@@ -461,6 +482,14 @@ default='k-means++'
             check_enough_weighted_samples(weights, n_clusters)
         else:
             init = check_init_centers(init, n_clusters, n_features)
+            if self.n_init != "auto" and self.n_init != 1:
+                # as scikit-learn: one given start cannot be restarted, say so rather than ignore
+                warnings.warn(
+                    "Explicit initial center position passed: performing only one init in "
+                    f"KMeans instead of n_init={self.n_init}.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             n_init = 1
         run = functools.partial(
             lloyd,
