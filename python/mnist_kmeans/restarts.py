@@ -228,7 +228,8 @@ def run_restarts(
     record_each = record_history and n_restarts == 1
     keep_results = not record_history  # no reruns: keep the best (and worst) lean results
     summaries: list[RestartSummary] = []
-    # Only what is needed to run the kept restarts again: their initial centers.
+    # Only what is needed to run the kept restarts again (their initial centers), or, without
+    # histories, the kept runs themselves.
     best_index = worst_index = 0
     best_start = worst_start = None
     best_value = worst_value = 0.0
@@ -266,7 +267,7 @@ def run_restarts(
                 worst_result = result
         if record_each:
             only = result
-        del result  # only the kept runs' initial centers stay alive
+        del result  # only the kept runs' initial centers (or lean results) stay alive
         if progress is not None:
             progress(i + 1, n_restarts)
 
