@@ -63,7 +63,8 @@ def check_against_reference(X, labels, centers, sq, w=None, *, limit=None, exact
     filled = step.weight_sums > 0
     diff = step.centers.astype(np.float64) - centers
     assert step.shift == pytest.approx(float((diff[filled] ** 2).sum()), rel=1e-12, abs=1e-300)
-    assert not step.converged and not step.final_pass  # iteration 1 of 10, tol 0
+    # iteration 1 of 10, tol 0: the step stops (after a final pass) only if no center moved
+    assert step.converged == step.final_pass == (step.shift == 0)
     return step
 
 
@@ -155,6 +156,7 @@ def test_k_one_and_k_equal_n():
     step = check_against_reference(X, p.labels, X, p.sq_distances)
     assert step.n_relocated == 0
     assert np.array_equal(step.centers, X)
+    assert step.converged and step.final_pass  # no center moved: scikit-learn's stop at tol 0
 
 
 def test_truncated_candidates_report_exhaustion():
@@ -231,6 +233,16 @@ def test_stopping_rule():
     # max_iter: a final pass, not converged
     last = lloyd_step(centers, sums, weight_sums, n_changed=3, iteration=5, max_iter=5)
     assert last.final_pass and not last.converged
+    # tol = 0 and no center moves (they are the means already, though labels changed): converged
+    # after a final pass, as scikit-learn stops (shift <= tol), not one pass later
+    means = (sums / weight_sums[:, None]).astype(np.float32)
+    still = lloyd_step(means, sums, weight_sums, n_changed=3, iteration=2)
+    assert still.shift == 0.0 and still.converged and still.final_pass
+    assert np.array_equal(still.centers, means)
+    # ... while a center that moves by the least amount does not stop it
+    nudged = means.copy()
+    nudged[1, 0] = np.nextafter(nudged[1, 0], np.float32(np.inf))
+    assert not lloyd_step(nudged, sums, weight_sums, n_changed=3, iteration=2).done
 
 
 # --- a Python loop of passes and steps equals the C++ run ----------------------------------

@@ -116,7 +116,9 @@ StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double*
         }
     }
     step.shift = shift;
-    if (in.tol > 0.0 && shift <= in.tol) {
+    // shift <= tol also at tol = 0 (no center moved), as scikit-learn stops: the next pass
+    // would find the same labels, so stopping now saves it and counts n_iter as scikit-learn.
+    if (shift <= in.tol) {
         step.converged = step.final_pass = true;
     } else if (in.iteration >= in.max_iter) {
         step.final_pass = true;

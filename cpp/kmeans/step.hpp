@@ -14,9 +14,10 @@
 //     (its weight moves with it; a row that would empty its cluster is skipped); a cluster
 //     that finds none keeps its center. Each cluster with weight moves to its weighted mean
 //     (float32 of the double quotient); the shift is sum (new - old)^2 in double;
-//   * tol > 0 and shift <= tol: converged; or the pass was the max_iter-th: stop. Either way
-//     the centers moved after the pass: one more assignment pass (not counted) makes the
-//     labels, distances and objectives describe the returned centers.
+//   * shift <= tol: converged (at tol = 0: no center moved, as scikit-learn's rule, so n_iter
+//     matches scikit-learn's); or the pass was the max_iter-th: stop. Either way the centers
+//     may have moved after the pass: one more assignment pass (not counted) makes the labels,
+//     distances and objectives describe the returned centers.
 #pragma once
 
 #include <cstdint>
@@ -73,11 +74,12 @@ struct StepInput {
     bool relocated_last;  // the previous step moved rows
     int iteration;        // passes run, this one included (1, 2, ...)
     int max_iter;
-    double tol;           // 0: stop only at a fixed point (or max_iter)
+    double tol;           // 0: stop at a fixed point or when no center moved (or max_iter)
 };
 
 struct StepResult {
-    bool converged = false;   // a fixed point (final_pass false), or shift <= tol (true)
+    bool converged = false;   // a fixed point (final_pass false), or shift <= tol (true;
+                              // at tol = 0: no center moved)
     bool final_pass = false;  // stop after one more assignment pass with the new centers
     double shift = 0.0;       // sum over clusters of the squared distance each center moved
     std::vector<Move> moves;  // rows moved to empty clusters, in the order they moved

@@ -155,6 +155,21 @@ void test_lloyd(const Problem& p) {
         check(identical(r, lean), "lloyd_run without history differs from lloyd (" +
                                       std::to_string(static_cast<int>(algorithm)) + ")");
     }
+    // Restarted from its converged centers at tol 0, no center moves in the first step: the run
+    // stops after that one pass (scikit-learn's shift <= tol rule at tol 0), with the same
+    // labels and centers, for every algorithm.
+    if (s.converged) {
+        Problem again = p;
+        again.centers = r.centers;
+        for (auto algorithm : {kmeans::Algorithm::lloyd, kmeans::Algorithm::hamerly,
+                               kmeans::Algorithm::yinyang, kmeans::Algorithm::elkan}) {
+            const RunOut a = run_lloyd(again, 2, 300, 0.0, {}, algorithm);
+            check(a.stats.n_iter == 1 && a.stats.converged && a.labels == r.labels &&
+                      same_bytes(a.centers.data(), r.centers.data(), sizeof(float) * k * d),
+                  "lloyd_run from converged centers: not stopped after one pass with the same "
+                  "labels and centers (" + std::to_string(static_cast<int>(algorithm)) + ")");
+        }
+    }
     // max_iter=1 and a positive tol also give consistent outputs.
     const RunOut one = run_lloyd(p, 2, 1);
     check(one.stats.n_iter == 1 && one.stats.inertia_history.size() == 1, "max_iter=1: n_iter != 1");

@@ -9,8 +9,9 @@ speed:
   center (largest squared distance, lowest index on ties) among rows whose own cluster keeps
   other weight; a cluster that still has no weight keeps its center;
 * stopping: after a pass whose labels equal the previous pass's (and no relocation happened in
-  between), or when the squared center shift is ``<= tol`` (``tol > 0``), or after ``max_iter``
-  passes; in the last two cases one more assignment makes the labels match the final centers.
+  between), or when the squared center shift is ``<= tol`` (at ``tol = 0``: no center moved,
+  scikit-learn's rule), or after ``max_iter`` passes; in the last two cases one more
+  assignment makes the labels match the final centers.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def kmeans(
         shift = float(((new_centers - centers) ** 2).sum())
         centers = new_centers
         previous = labels
-        if tol > 0 and shift <= tol:
+        if shift <= tol:  # at tol = 0: no center moved
             converged = True
             break
     if not strict:

@@ -177,7 +177,8 @@ class StepResult:
     n_relocated : int
     converged : bool
         No label changed and nothing was relocated after the previous pass (a fixed point:
-        the pass's labels, distances and objectives are final), or the shift is within tol.
+        the pass's labels, distances and objectives are final), or the shift is within tol
+        (at tol = 0: no center moved, scikit-learn's rule).
     final_pass : bool
         Stop after one more assignment pass with ``centers`` (not counted as an iteration),
         which makes labels, distances and objectives describe them: set when the shift is
@@ -247,7 +248,9 @@ def lloyd_step(
     the previous pass) the run has converged and nothing changes. Otherwise each empty
     cluster, in index order, takes the next candidate whose own cluster keeps weight without
     it; every cluster with weight moves to its weighted mean; and the run stops after a final
-    pass when the shift is within tol (converged) or this was the max_iter-th pass.
+    pass when the shift is within tol (converged; at tol = 0 when no center moved, as
+    scikit-learn stops, which saves the pass that would find the same labels) or this was the
+    max_iter-th pass.
     """
     if callable(candidates):
         get = candidates
