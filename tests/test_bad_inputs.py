@@ -267,12 +267,14 @@ CASES = [
     Case(
         "init-wrong-n_clusters", lambda X, init: KMeans(2, init=init).fit(X),
         X_init(make_init=lambda: data()[:3].copy()), ValueError,
-        "init has shape \\(3, 3\\), expected .* \\(2, 3\\)",
+        "initial centers \\(3, 3\\) does not match the number of clusters 2: init must "
+        "have shape .* \\(2, 3\\)",
     ),
     Case(
         "init-wrong-n_features", lambda X, init: KMeans(2, init=init).fit(X),
         X_init(make_init=lambda: data()[:2, :2].copy()), ValueError,
-        "init has shape \\(2, 2\\), expected .* \\(2, 3\\)",
+        "initial centers \\(2, 2\\) does not match the number of features of the data 3: "
+        "init must have shape .* \\(2, 3\\)",
     ),
     Case(
         "init-1d", lambda X, init: KMeans(1, init=init).fit(X),

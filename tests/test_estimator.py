@@ -221,3 +221,158 @@ def test_array_init_with_n_init_warns_and_runs_once() -> None:
         km = KMeans(n_clusters=3, init=centers, n_init=5).fit(X)
     assert len(km.restarts_) == 1
     KMeans(n_clusters=3, init=centers, n_init=1).fit(X)  # no warning (errors are on)
+
+
+# --- scikit-learn's surface: callable init, verbose, the distinct-clusters warning, tol=0 ---
+
+
+def _blobs(n: int = 300, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    return (centers[rng.integers(0, 3, n)] + rng.normal(size=(n, 2))).astype(np.float32)
+
+
+def test_callable_init_called_once_per_restart_with_its_restart_state() -> None:
+    """init(X, n_clusters, random_state) is called once per restart with that restart's
+    RandomState (seeded as a string init's draws are), on the fit's float32 X (read-only)."""
+    from mnist_kmeans.initialization import initial_centers
+    from mnist_kmeans.restarts import restart_seeds, seed_entropy
+
+    X = _blobs()
+    calls = []
+
+    def init(data, n_clusters, random_state):
+        calls.append((data, n_clusters, random_state))
+        return data[random_state.choice(len(data), n_clusters, replace=False)]
+
+    km = KMeans(3, init=init, n_init=4, random_state=7).fit(X.astype(np.float64))
+    assert len(calls) == 4 and len(km.restarts_) == 4
+    seeds = restart_seeds(seed_entropy(7), 4)
+    for (data, k, rng), seed in zip(calls, seeds):
+        assert k == 3 and isinstance(rng, np.random.RandomState)
+        assert data.dtype == np.float32 and not data.flags.writeable
+        np.testing.assert_array_equal(data, X)
+    assert [s.seed for s in km.restarts_] == seeds.tolist()
+    # the kept restart, redone alone from its seed, gives the same centers
+    best_seed = int(seeds[km.best_restart_])
+    start = initial_centers(X, 3, init, random_state=best_seed)
+    alone = KMeans(3, init=start, n_init=1).fit(X)
+    np.testing.assert_array_equal(alone.cluster_centers_, km.cluster_centers_)
+    # the same draws as 'random' (which picks rows the same way from the same state)
+    calls.clear()
+    same = KMeans(3, init="random", n_init=4, random_state=7).fit(X)
+    assert [s.inertia for s in km.restarts_] == [s.inertia for s in same.restarts_]
+
+
+def test_callable_init_n_init_auto_is_ten_as_scikit_learn() -> None:
+    X = _blobs()
+    km = KMeans(3, init=lambda X, k, random_state: X[:k], random_state=0).fit(X)
+    assert len(km.restarts_) == 10
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (lambda X, k, random_state: X[: k - 1], ValueError,
+         r"initial centers \(2, 2\) does not match the number of clusters 3: the array "
+         r"returned by the init callable must have shape"),
+        (lambda X, k, random_state: X[:k, :1], ValueError,
+         r"initial centers \(3, 1\) does not match the number of features of the data 2"),
+        (lambda X, k, random_state: np.full((k, 2), np.nan), ValueError,
+         "the array returned by the init callable contains NaN"),
+        (lambda X, k, random_state: "centers", TypeError,
+         "the array returned by the init callable must be numbers"),
+    ],
+)
+def test_callable_init_result_is_checked_as_an_array_init(bad, error, match) -> None:
+    with pytest.raises(error, match=match):
+        KMeans(3, init=bad, n_init=1).fit(_blobs())
+
+
+def test_callable_init_cannot_modify_the_data() -> None:
+    X = _blobs()
+    before = X.copy()
+
+    def vandal(data, k, random_state):
+        data[0] = 100.0
+        return data[:k]
+
+    with pytest.raises(ValueError, match="read-only"):
+        KMeans(3, init=vandal, n_init=1).fit(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("tol", [0.0, 1e-2])
+@pytest.mark.parametrize("n_init", [1, 3])
+def test_verbose_prints_scikit_learn_lines_and_changes_nothing(capsys, tol, n_init) -> None:
+    X = _blobs(600)
+    kwargs = dict(n_clusters=5, init="random", n_init=n_init, tol=tol, random_state=3,
+                  record_history=True)
+    quiet = KMeans(**kwargs).fit(X)
+    assert capsys.readouterr().out == ""  # verbose=0 prints nothing
+    loud = KMeans(**kwargs, verbose=1).fit(X)
+    out = capsys.readouterr().out.splitlines()
+    for name in ("cluster_centers_", "labels_", "sq_distances_", "history_", "j_clust_history_"):
+        np.testing.assert_array_equal(getattr(loud, name), getattr(quiet, name))
+    assert (loud.inertia_, loud.n_iter_) == (quiet.inertia_, quiet.n_iter_)
+    assert loud.restarts_ == quiet.restarts_
+    assert out.count("Initialization complete") == n_init
+    iterations = [line for line in out if line.startswith("Iteration ")]
+    assert len(iterations) == sum(r.n_iter for r in quiet.restarts_)
+    # the kept run's lines: iterations from 0, its inertia history, then how it stopped
+    start = out.index("Initialization complete", *([0] if quiet.best_restart_ == 0 else []))
+    for _ in range(quiet.best_restart_):
+        start = out.index("Initialization complete", start + 1)
+    lines = out[start + 1 : start + 1 + quiet.n_iter_]
+    assert lines == [f"Iteration {i}, inertia {h}." for i, h in enumerate(quiet.history_)]
+    last = quiet.n_iter_ - 1
+    stop = out[start + 1 + quiet.n_iter_]
+    assert stop.startswith(f"Converged at iteration {last}: ")
+    if tol == 0:
+        assert stop.endswith("strict convergence.") or "center shift 0.0 within tolerance" in stop
+    else:
+        assert "within tolerance" in stop
+
+
+def test_verbose_without_history_keeps_none() -> None:
+    import contextlib
+    import io
+
+    X = _blobs()
+    with contextlib.redirect_stdout(io.StringIO()):
+        km = KMeans(3, n_init=2, random_state=0, verbose=2).fit(X)
+    with pytest.raises(AttributeError, match="record_history"):
+        km.history_
+
+
+def test_fewer_distinct_points_than_clusters_warns_as_scikit_learn() -> None:
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 0]], dtype=np.float32)  # 3 distinct points
+    with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(3\) found "
+                      r"smaller than n_clusters \(4\)\. Possibly due to duplicate points in X\."):
+        km = KMeans(4, random_state=0).fit(X)
+    assert set(km.labels_) == {0, 1, 2} or len(set(km.labels_)) == 3
+    KMeans(3, random_state=0).fit(X)  # enough distinct points: no warning (errors are on)
+
+
+def test_tol_zero_stops_when_no_center_moves_as_scikit_learn() -> None:
+    """From converged centers, one pass: the step finds no center moved (scikit-learn's
+    shift <= tol at tol=0), rather than a second pass that finds no label changed."""
+    from sklearn.cluster import KMeans as SKKMeans
+
+    X = _blobs(400)
+    km = KMeans(3, random_state=0).fit(X)
+    for algorithm in ("lloyd", "hamerly", "yinyang", "elkan"):
+        again = KMeans(3, init=km.cluster_centers_, n_init=1, algorithm=algorithm).fit(X)
+        assert again.n_iter_ == 1 and again.restarts_[0].converged
+        np.testing.assert_array_equal(again.labels_, km.labels_)
+        np.testing.assert_array_equal(again.cluster_centers_, km.cluster_centers_)
+    # scikit-learn's own case (its test_relocating_with_duplicates): 5 clusters on 4 distinct
+    # points, started on the points; nothing can move, both stop after one pass
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = np.array([[0, 0], [1, 1], [1, 1], [1, 0], [0, 1]], dtype=np.float32)
+    for estimator in (KMeans, SKKMeans):
+        with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(4\)"):
+            assert estimator(5, init=X, n_init=1, tol=0).fit(X).n_iter_ == 1

@@ -161,14 +161,25 @@ def check_enough_weighted_samples(sample_weight: np.ndarray | None, n_clusters: 
         )
 
 
-def check_init_centers(init: Any, n_clusters: int, n_features: int) -> np.ndarray:
+def check_init_centers(
+    init: Any, n_clusters: int, n_features: int, *, name: str = "init"
+) -> np.ndarray:
     """A user's initial centers as float32 of shape (n_clusters, n_features), never the user's
-    own array (a copy when no conversion was needed)."""
-    centers = as_float32_rows(init, name="init")
+    own array (a copy when no conversion was needed).
+
+    ``name`` says in the messages where the centers came from (an ``init`` array, or the
+    array an ``init`` callable returned). The shape message starts as scikit-learn's does.
+    """
+    centers = as_float32_rows(init, name=name)
     if centers.shape != (n_clusters, n_features):
+        what = (
+            f"the number of clusters {n_clusters}"
+            if centers.shape[0] != n_clusters
+            else f"the number of features of the data {n_features}"
+        )
         raise ValueError(
-            f"init has shape {centers.shape}, expected (n_clusters, n_features) = "
-            f"({n_clusters}, {n_features})"
+            f"The shape of the initial centers {centers.shape} does not match {what}: {name} "
+            f"must have shape (n_clusters, n_features) = ({n_clusters}, {n_features})"
         )
     return centers.copy() if centers is init else centers
 

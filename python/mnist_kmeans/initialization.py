@@ -1,12 +1,21 @@
-"""Initial centers: 'random' rows (the course notebook's choice), greedy 'k-means++', or given.
+"""Initial centers: 'random' rows (the course notebook's choice), greedy 'k-means++', a user's
+callable, or given.
 
 :func:`initial_centers` is the public entry (it validates); :func:`choose_centers` is what the
 restart driver calls once its caller has validated everything. A new init method goes here: one
 more branch in :func:`choose_centers` and its name in :data:`INIT_METHODS`.
+
+A callable ``init`` is scikit-learn's: ``init(X, n_clusters, random_state=rng)`` returns the
+centers, array-like of shape (n_clusters, n_features). It is called once per restart with that
+restart's ``RandomState`` (the one 'random' and 'k-means++' draw from), and what it returns is
+validated as an ``init`` array is. Unlike scikit-learn, which passes its mean-centred copy of X,
+it gets X as the fit converted it (float32 rows, read-only, not centred): the centers it returns
+are in the data's own coordinates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -20,9 +29,19 @@ from ._validation import (
     check_sample_weight,
 )
 
-__all__ = ["INIT_METHODS", "InitName", "check_init_method", "choose_centers", "initial_centers"]
+__all__ = [
+    "INIT_METHODS",
+    "InitCallable",
+    "InitName",
+    "check_init_method",
+    "choose_centers",
+    "initial_centers",
+]
 
 InitName = Literal["random", "k-means++"]
+
+#: scikit-learn's callable init: ``init(X, n_clusters, random_state=rng) -> centers``.
+InitCallable = Callable[..., Any]
 
 #: The names :func:`initial_centers` accepts besides an array.
 INIT_METHODS: tuple[str, ...] = ("random", "k-means++")
@@ -38,7 +57,7 @@ def check_init_method(init: Any) -> str:
 def initial_centers(
     X: Any,
     n_clusters: int,
-    init: InitName | np.ndarray = "k-means++",
+    init: InitName | np.ndarray | InitCallable = "k-means++",
     random_state: int | np.random.RandomState | None = None,
     sample_weight: Any = None,
 ) -> np.ndarray:
@@ -51,10 +70,13 @@ def initial_centers(
         no copy when already C-contiguous float32).
     n_clusters : int
         Number of centers, ``1 <= n_clusters <= n_samples``.
-    init : {'random', 'k-means++'} or array-like of shape (n_clusters, n_features)
+    init : {'random', 'k-means++'}, callable or array-like of shape (n_clusters, n_features)
         'random': n_clusters distinct rows chosen uniformly (weighted by sample_weight), as the
         course notebook did. 'k-means++': greedy k-means++ (2 + log k candidates per step,
-        the one that lowers the objective most is kept). An array is validated and copied.
+        the one that lowers the objective most is kept). A callable is called as
+        ``init(X, n_clusters, random_state=rng)`` (see the module docstring; sample_weight is
+        not passed to it, as in scikit-learn) and its result validated. An array is validated
+        and copied.
     random_state : int, RandomState instance or None, default=None
         Seeds the choice (scikit-learn's ``check_random_state``).
     sample_weight : array-like of shape (n_samples,), optional
@@ -63,6 +85,8 @@ def initial_centers(
     X = as_float32_rows(X)
     n_samples, n_features = X.shape
     n_clusters = check_n_clusters(n_clusters, n_samples)
+    if callable(init):
+        return choose_centers(X, n_clusters, init, check_random_state(random_state))
     if not isinstance(init, str):
         return check_init_centers(init, n_clusters, n_features)
     init = check_init_method(init)
@@ -74,16 +98,24 @@ def initial_centers(
 def choose_centers(
     X: np.ndarray,
     n_clusters: int,
-    init: str,
+    init: str | InitCallable,
     rng: np.random.RandomState,
     sample_weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`initial_centers` for validated input (not checked here).
 
-    X must be C-contiguous float32 rows, ``init`` one of :data:`INIT_METHODS`, ``n_clusters``
-    at most the number of rows of positive weight, and ``sample_weight`` None or non-negative
-    float64 with a positive sum.
+    X must be C-contiguous float32 rows, ``init`` one of :data:`INIT_METHODS` or a callable,
+    ``n_clusters`` at most the number of rows of positive weight (for a name), and
+    ``sample_weight`` None or non-negative float64 with a positive sum. What a callable returns
+    is the one thing checked here (the user's code): shape, numbers, finiteness.
     """
+    if callable(init):
+        view = X.view()
+        view.flags.writeable = False  # the callable may not change the data the fit runs on
+        centers = init(view, n_clusters, random_state=rng)
+        return check_init_centers(
+            centers, n_clusters, X.shape[1], name="the array returned by the init callable"
+        )
     n_samples = len(X)
     p = None if sample_weight is None else sample_weight / sample_weight.sum()
     if init == "random":

@@ -10,9 +10,10 @@ Layers:
 * :func:`as_float32_rows` (from :mod:`mnist_kmeans._validation`) - validation and the one
   conversion;
 * :func:`initial_centers` (from :mod:`mnist_kmeans.initialization`) - 'random', greedy
-  'k-means++', or a given array;
+  'k-means++', a callable, or a given array;
 * :func:`lloyd` - one run of Lloyd's algorithm in the kernel, from given centers, returning a
-  :class:`RunResult`;
+  :class:`RunResult`; :func:`lloyd_by_pass` - the same run as a Python loop of passes and
+  steps, with a callback after each pass (what ``KMeans(verbose=1)`` prints from);
 * :func:`assign_pass` and :func:`lloyd_step` (from :mod:`mnist_kmeans.step`) - one pass and
   one step of that run, for drivers that run the loop themselves (a pass per block of rows,
   e.g. on a cluster);
@@ -25,6 +26,7 @@ from __future__ import annotations
 import functools
 import numbers
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -77,6 +80,7 @@ __all__ = [
     "check_sample_weight",
     "initial_centers",
     "lloyd",
+    "lloyd_by_pass",
     "absolute_tolerance",
 ]
 
@@ -270,7 +274,8 @@ def lloyd(
 
     X must come from :func:`as_float32_rows` (finiteness is not checked again) and
     init_centers must be float32 of shape (n_clusters, n_features); neither is modified.
-    ``tol`` is absolute here (see :func:`absolute_tolerance`); 0 runs until no label changes.
+    ``tol`` is absolute here (see :func:`absolute_tolerance`); 0 runs until no label changes
+    or no center moves (scikit-learn's rule).
     Ctrl-C interrupts the run between passes with KeyboardInterrupt.
 
     ``algorithm``: 'lloyd' scores every row against every center in every pass. The others
@@ -310,6 +315,112 @@ def lloyd(
     return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 
 
+#: ``on_pass(iteration, pass_result, step)``: called by :func:`lloyd_by_pass` after each
+#: counted pass (iteration 1, 2, ...) with that pass and the step that followed it.
+PassCallback = Callable[[int, PassResult, StepResult], None]
+
+
+def lloyd_by_pass(
+    X: np.ndarray,
+    init_centers: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    n_threads: int | None = None,
+    on_pass: PassCallback | None = None,
+) -> RunResult:
+    """The run of :func:`lloyd` as a Python loop of :func:`assign_pass` and
+    :func:`lloyd_step`, calling ``on_pass`` after every pass.
+
+    The same results as ``lloyd(..., algorithm='lloyd')`` (and so as every algorithm), bit for
+    bit: labels, centers, distances, both objectives and their histories (always recorded),
+    n_iter, convergence and relocations (the loop of :mod:`mnist_kmeans.step`, checked in
+    tests/test_step.py). Every pass scores every row, so it is slower than the bounded
+    algorithms; it is for callers that watch a run as it goes (``KMeans(verbose=1)``).
+    Inputs as for :func:`lloyd`.
+
+    ``on_pass(iteration, p, step)`` gets the 1-based iteration, the :class:`PassResult` (its
+    ``inertia`` is the history entry) and the :class:`StepResult` after it (``step.converged``
+    without ``step.final_pass``: a fixed point; with it: the shift was within tol; only
+    ``final_pass``: max_iter reached).
+    """
+    if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if not (isinstance(tol, numbers.Real) and tol >= 0):
+        raise ValueError(f"tol must be a number >= 0, got {tol!r}")
+    centers = init_centers
+    previous: np.ndarray | None = None
+    relocated_last = False
+    history: list[float] = []
+    j_history: list[float] = []
+    n_relocated = 0
+    for iteration in range(1, int(max_iter) + 1):
+        p = assign_pass(X, centers, sample_weight=sample_weight, n_threads=n_threads,
+                        previous_labels=previous)
+        history.append(p.inertia)
+        j_history.append(p.j_clust)
+
+        def candidates(wanted: int | None, p: PassResult = p) -> RelocationCandidates:
+            return relocation_candidates(X, p.labels, p.sq_distances, sample_weight, limit=wanted)
+
+        step = lloyd_step(centers, p.sums, p.weight_sums, n_changed=p.n_changed,
+                          iteration=iteration, max_iter=max_iter, tol=tol,
+                          relocated_last=relocated_last, candidates=candidates)
+        if on_pass is not None:
+            on_pass(iteration, p, step)
+        if step.converged and not step.final_pass:
+            final, converged = p, True  # a fixed point: this pass's outputs are final
+            break
+        labels = p.labels.copy()
+        labels[step.moved_rows] = step.moved_to
+        n_relocated += step.n_relocated
+        previous, relocated_last, centers = labels, step.n_relocated > 0, step.centers
+        if step.final_pass:  # one more assignment (not counted) describes the new centers
+            final = assign_pass(X, centers, sample_weight=sample_weight, n_threads=n_threads)
+            converged = step.converged
+            break
+    n_iter = len(history)
+    return RunResult(
+        centers=centers,
+        labels=final.labels,
+        sq_distances=final.sq_distances,
+        inertia_history=np.array(history, dtype=np.float64),
+        j_clust_history=np.array(j_history, dtype=np.float64),
+        inertia=final.inertia,
+        j_clust=final.j_clust,
+        n_iter=n_iter,
+        converged=converged,
+        n_relocated=n_relocated,
+        init_centers=init_centers,
+        rows_scored=np.full(n_iter, len(X), dtype=np.int64),
+    )
+
+
+def _verbose_run(
+    X: np.ndarray, init_centers: np.ndarray, *, record_history: bool, tol: float, **kwargs: Any
+) -> RunResult:
+    """One restart of ``KMeans(verbose > 0)``, printing its progress as scikit-learn does.
+
+    The one place outside cli.py that prints: only when the user asks for it with ``verbose``,
+    a scikit-learn parameter whose contract is output on stdout (library code stays silent at
+    the default verbose=0). The lines and their numbering (iterations from 0) are
+    scikit-learn's. The histories are always recorded (``record_history`` is ignored).
+    """
+    del record_history
+    print("Initialization complete")
+
+    def report(iteration: int, p: PassResult, step: StepResult) -> None:
+        i = iteration - 1
+        print(f"Iteration {i}, inertia {p.inertia}.")
+        if step.converged and not step.final_pass:
+            print(f"Converged at iteration {i}: strict convergence.")
+        elif step.converged:
+            print(f"Converged at iteration {i}: center shift {step.shift} within tolerance {tol}.")
+
+    return lloyd_by_pass(X, init_centers, tol=tol, on_pass=report, **kwargs)
+
+
 _HISTORY_ATTRIBUTES = ("history_", "j_clust_history_")
 
 
@@ -322,18 +433,29 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, Ba
     ----------
     n_clusters : int, default=8
         Number of clusters (k).
-    init : {'k-means++', 'random'} or array-like of shape (n_clusters, n_features), \
+    init : {'k-means++', 'random'}, callable or array-like of shape (n_clusters, n_features), \
 default='k-means++'
         'random' picks n_clusters distinct rows uniformly (the course notebook's choice);
         'k-means++' is greedy k-means++; an array gives the initial centers (then n_init=1).
+        A callable, as in scikit-learn, is called as ``init(X, n_clusters, random_state=rng)``
+        once per restart with that restart's ``RandomState`` and returns the centers (checked
+        as an array init is). It gets X as converted for the fit (float32 rows, read-only),
+        where scikit-learn passes its mean-centred copy: return centers in X's coordinates.
     n_init : 'auto' or int, default='auto'
-        Restarts; the run with the lowest inertia is kept. 'auto': 10 for 'random', 1 otherwise.
+        Restarts; the run with the lowest inertia is kept. 'auto': 10 for 'random' and a
+        callable (as scikit-learn), 1 otherwise.
     max_iter : int, default=300
         Maximum assignment passes per run.
     tol : float, default=0.0
-        0 runs until no label changes (exact convergence). A positive value stops when the
-        squared movement of the centers is below tol times the mean feature variance of X,
-        as in scikit-learn.
+        0 runs until no label changes or no center moves (exact convergence; n_iter_ as in
+        scikit-learn). A positive value stops when the squared movement of the centers is
+        at most tol times the mean feature variance of X, as in scikit-learn.
+    verbose : int, default=0
+        Above 0, print scikit-learn's progress lines to stdout: "Initialization complete"
+        for each restart, "Iteration i, inertia x." after each pass, and how the run
+        converged. The runs are then driven pass by pass from Python (:func:`lloyd_by_pass`:
+        the same results bit for bit, but every pass scores every row, whatever
+        ``algorithm``). At 0 (the default) the estimator prints nothing.
     random_state : int, RandomState or Generator instance, or None, default=None
         Seeds the initialisation; the same int gives the same result. The restart seeds are
         derived from it once, as for :func:`mnist_kmeans.study.run_study` (see :meth:`fit`).
@@ -380,6 +502,14 @@ default='k-means++'
     best_restart_ : int
         Index into restarts_ of the kept run.
 
+    Warns
+    -----
+    ConvergenceWarning
+        When the kept run has fewer distinct labels than n_clusters (more clusters than
+        distinct points: some clusters stay empty), with scikit-learn's message.
+    RuntimeWarning
+        When n_init > 1 is ignored because init is an array.
+
     Notes
     -----
     Data are converted once to float32 (distances in float32, sums and objectives in
@@ -388,10 +518,11 @@ default='k-means++'
 
     _parameter_constraints: dict = {
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
-        "init": [StrOptions(set(INIT_METHODS)), "array-like"],
+        "init": [StrOptions(set(INIT_METHODS)), callable, "array-like"],
         "n_init": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
         "random_state": ["random_state", np.random.Generator],
         "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "algorithm": [StrOptions(set(ALGORITHMS))],
@@ -408,10 +539,11 @@ default='k-means++'
         self,
         n_clusters: int = 8,
         *,
-        init: str | np.ndarray = "k-means++",
+        init: str | np.ndarray | Callable[..., Any] = "k-means++",
         n_init: str | int = "auto",
         max_iter: int = 300,
         tol: float = 0.0,
+        verbose: int = 0,
         random_state: Any = None,
         n_threads: int | None = None,
         algorithm: str = "auto",
@@ -423,6 +555,7 @@ default='k-means++'
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.verbose = verbose
         self.random_state = random_state
         self.n_threads = n_threads
         self.algorithm = algorithm
@@ -480,6 +613,8 @@ default='k-means++'
         if isinstance(init, str):
             n_init = (10 if init == "random" else 1) if self.n_init == "auto" else self.n_init
             check_enough_weighted_samples(weights, n_clusters)
+        elif callable(init):  # scikit-learn's default for a callable: 10 restarts
+            n_init = 10 if self.n_init == "auto" else self.n_init
         else:
             init = check_init_centers(init, n_clusters, n_features)
             if self.n_init != "auto" and self.n_init != 1:
@@ -491,15 +626,20 @@ default='k-means++'
                     stacklevel=3,
                 )
             n_init = 1
-        run = functools.partial(
-            lloyd,
-            X,
+        run_options: dict[str, Any] = dict(
             sample_weight=weights,
             max_iter=self.max_iter,
             tol=absolute_tolerance(X, self.tol),
             n_threads=self.n_threads,
-            algorithm=self.algorithm,
         )
+        if self.verbose:
+            # pass by pass, printing; every run has its history, so none is run again (which
+            # would print it twice)
+            run = functools.partial(_verbose_run, X, **run_options)
+            rerun_for_history = False
+        else:
+            run = functools.partial(lloyd, X, algorithm=self.algorithm, **run_options)
+            rerun_for_history = self.record_history
         restarts = run_restarts(
             run,
             X,
@@ -509,9 +649,18 @@ default='k-means++'
             entropy=seed_entropy(self.random_state),
             sample_weight=weights,
             objective="inertia",
-            record_history=self.record_history,
+            record_history=rerun_for_history,
         )
         best = restarts.best
+        distinct = int(np.count_nonzero(np.bincount(best.labels, minlength=n_clusters)))
+        if distinct < n_clusters:
+            # as scikit-learn: more clusters than distinct points leaves some empty
+            warnings.warn(
+                f"Number of distinct clusters ({distinct}) found smaller than n_clusters "
+                f"({n_clusters}). Possibly due to duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         self.cluster_centers_ = best.centers
         self.labels_ = best.labels
         self.sq_distances_ = best.sq_distances

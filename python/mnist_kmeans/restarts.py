@@ -173,7 +173,7 @@ def run_restarts(
     n_clusters: int,
     n_restarts: int,
     *,
-    init: str | np.ndarray,
+    init: str | np.ndarray | Callable[..., Any],
     entropy: int,
     sample_weight: np.ndarray | None = None,
     objective: Objective = "inertia",
@@ -198,8 +198,11 @@ def run_restarts(
         At most the number of rows of positive weight.
     n_restarts : int
         At least 1; must be 1 when ``init`` is an array.
-    init : {'random', 'k-means++'} or ndarray of shape (n_clusters, n_features)
-        How each restart's centers are chosen, from its seed; an array (float32, validated) is
+    init : {'random', 'k-means++'}, callable or ndarray of shape (n_clusters, n_features)
+        How each restart's centers are chosen, from its seed: a name, or a callable called as
+        ``init(X, n_clusters, random_state=np.random.RandomState(seed))`` once per restart
+        (scikit-learn's signature; its result is validated, see
+        :func:`~mnist_kmeans.initialization.choose_centers`). An array (float32, validated) is
         used as it is, and the restart's seed is None.
     entropy : int
         From :func:`seed_entropy`.
@@ -222,7 +225,7 @@ def run_restarts(
     -------
     Restarts
     """
-    given = not isinstance(init, str)
+    given = not isinstance(init, str) and not callable(init)
     seeds: Sequence[int | None] = [None] if given else restart_seeds(entropy, n_restarts).tolist()
     # One run with a history: record it now; several: only the kept runs', run again later.
     record_each = record_history and n_restarts == 1
