@@ -18,6 +18,7 @@ from mnist_kmeans.kmeans import (
     assign_pass,
     initial_centers,
     lloyd,
+    lloyd_by_pass,
     lloyd_step,
     merge_candidates,
     relocation_candidates,
@@ -355,6 +356,44 @@ def test_python_loop_equals_the_run_on_real_values():
     init = np.vstack([X[:20], X[:20], np.full((10, 17), 50.0, np.float32)])
     ref = assert_same_run(X, init, rng.random(len(X)) + 0.5)
     assert ref.n_relocated > 0
+
+
+@pytest.mark.parametrize("case", ["plain", "relocations", "weighted", "real", "tol", "max_iter"])
+def test_lloyd_by_pass_equals_the_run(mnist_sample, case):
+    """kmeans.lloyd_by_pass (what KMeans(verbose=1) runs) is the kernel's run, bit for bit, and
+    calls back once per counted pass with that pass's objective; only the last step stops."""
+    X = mnist_sample[0][:3000]
+    rng = np.random.default_rng(3)
+    init = initial_centers(X, 8, "random", random_state=1)
+    w, kwargs = None, {}
+    if case in ("relocations", "weighted"):
+        init = np.vstack([X[:5], X[:5], X[:5]])
+    if case == "weighted":
+        w = rng.integers(0, 3, len(X)).astype(np.float64)
+    if case == "real":
+        X = rng.normal(size=(2000, 17)).astype(np.float32)
+        init = np.vstack([X[:20], X[:20], np.full((10, 17), 50.0, np.float32)])
+        w = rng.random(len(X)) + 0.5
+    if case == "tol":
+        kwargs = {"tol": 1e-3 * float(X.var(0).mean())}
+    if case == "max_iter":
+        kwargs = {"max_iter": 3}
+    ref = lloyd(X, init, sample_weight=w, algorithm="lloyd", **kwargs)
+    calls = []
+    ours = lloyd_by_pass(X, init, sample_weight=w, **kwargs,
+                         on_pass=lambda i, p, step: calls.append((i, p.inertia, step.done)))
+    for name in ("centers", "labels", "sq_distances", "inertia_history", "j_clust_history",
+                 "rows_scored"):
+        assert np.array_equal(getattr(ours, name), getattr(ref, name)), name
+    for name in ("inertia", "j_clust", "n_iter", "converged", "n_relocated"):
+        assert getattr(ours, name) == getattr(ref, name), name
+    assert [c[0] for c in calls] == list(range(1, ref.n_iter + 1))
+    assert [c[1] for c in calls] == ref.inertia_history.tolist()
+    assert [c[2] for c in calls] == [False] * (ref.n_iter - 1) + [True]
+    if case in ("relocations", "weighted", "real"):
+        assert ref.n_relocated > 0
+    if case == "max_iter":
+        assert ref.n_iter == 3 and not ref.converged
 
 
 def test_bad_step_inputs_raise_clear_errors():
