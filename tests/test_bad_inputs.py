@@ -249,6 +249,10 @@ CASES = [
         "random_state-str", fit(n_clusters=2, random_state="x"), X_only(data), ValueError,
         "'random_state' parameter",
     ),
+    Case(
+        "verbose-negative", fit(n_clusters=2, verbose=-1), X_only(data), ValueError,
+        "'verbose' parameter .* Got -1",
+    ),
     # --- KMeans: init ---------------------------------------------------------------------
     Case(
         "init-unknown-name", fit(n_clusters=2, init="kmeans"), X_only(data), ValueError,
@@ -284,6 +288,26 @@ CASES = [
         "init-complex", lambda X, init: KMeans(2, init=init).fit(X),
         X_init(make_init=lambda: data()[:2].astype(complex)), ValueError,
         "Complex data not supported: init",
+    ),
+    Case(
+        "init-callable-wrong-shape",
+        fit(n_clusters=2, init=lambda X, k, random_state: X[:3]), X_only(data), ValueError,
+        "initial centers \\(3, 3\\) does not match the number of clusters 2: the array "
+        "returned by the init callable must have shape",
+    ),
+    Case(
+        "init-callable-nan",
+        fit(n_clusters=2, init=lambda X, k, random_state: np.full((k, X.shape[1]), np.nan)),
+        X_only(data), ValueError, "the array returned by the init callable contains NaN",
+    ),
+    Case(
+        "init-callable-strings",
+        fit(n_clusters=2, init=lambda X, k, random_state: [["a"] * X.shape[1]] * k),
+        X_only(data), TypeError, "the array returned by the init callable must be numbers",
+    ),
+    Case(
+        "init-callable-writes-X", fit(n_clusters=2, init=lambda X, k, random_state: X.fill(0)),
+        X_only(data), ValueError, "read-only",
     ),
     # --- KMeans: sample_weight --------------------------------------------------------------
     Case(
