@@ -376,3 +376,13 @@ def test_tol_zero_stops_when_no_center_moves_as_scikit_learn() -> None:
     for estimator in (KMeans, SKKMeans):
         with pytest.warns(ConvergenceWarning, match=r"distinct clusters \(4\)"):
             assert estimator(5, init=X, n_init=1, tol=0).fit(X).n_iter_ == 1
+
+
+def test_verbose_refuses_what_the_quiet_fit_refuses(monkeypatch, capsys) -> None:
+    from mnist_kmeans import kmeans
+
+    monkeypatch.setattr(kmeans, "MAX_BOUND_BYTES", 16)  # elkan's bounds now "too big"
+    for verbose in (0, 1):
+        with pytest.raises(ValueError, match="algorithm='elkan' needs"):
+            KMeans(3, algorithm="elkan", verbose=verbose).fit(_blobs())
+    assert capsys.readouterr().out == ""  # refused before anything ran

@@ -634,7 +634,8 @@ default='k-means++'
         )
         if self.verbose:
             # pass by pass, printing; every run has its history, so none is run again (which
-            # would print it twice)
+            # would print it twice). The algorithm is checked all the same (the same errors).
+            _resolve_algorithm(self.algorithm, self.max_iter, n_samples, n_clusters)
             run = functools.partial(_verbose_run, X, **run_options)
             rerun_for_history = False
         else:
