@@ -67,7 +67,7 @@ std::size_t bound_bytes(Algorithm algorithm, index_t n, index_t k);
 
 struct RunOptions {
     int max_iter = 300;  // passes at most
-    double tol = 0.0;    // stop when the squared center shift is <= tol; 0: only when no label changes
+    double tol = 0.0;    // stop when the squared center shift is <= tol (also at 0, see step.hpp)
     int n_threads = 1;   // OpenMP threads for each pass
     Algorithm algorithm = Algorithm::lloyd;
     // false: no per-iteration objectives (RunStats::inertia_history and j_clust_history stay empty), which
@@ -91,8 +91,8 @@ struct RunStats {
                                        // yinyang and elkan: scores computed / k, rounded up)
 };
 
-// Lloyd iterations from the given centers until no label changes (or the shift is within
-// tol, or max_iter passes): after each pass, one lloyd_step (step.hpp: the center update, the
+// Lloyd iterations from the given centers until no label changes (or the shift is <= tol,
+// or max_iter passes): after each pass, one lloyd_step (step.hpp: the center update, the
 // relocation of empty clusters and the stopping rule). centers holds the initial centers on
 // entry and the final ones on return; labels and sq_dist receive the final assignment, always
 // consistent with the returned centers. should_stop is called before each pass (may be

@@ -232,7 +232,8 @@ def run_study(
         entropy, a generator one number (either way recorded in
         :attr:`StudyResult.random_state`).
     max_iter : int, default=300
-        Iteration limit of each run; runs go on until no label changes or the limit.
+        Iteration limit of each run; runs go on until no label changes, no center moves, or
+        the limit.
     n_threads : int or None, default=None
         Kernel threads; None follows OpenMP. Results do not depend on it.
     progress : callable, optional
