@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._sparse import dot_with_rows, row_sq_norms, take_rows
 from ._validation import (
     as_float32_rows,
     check_enough_weighted_samples,
@@ -84,11 +85,11 @@ def choose_centers(
     at most the number of rows of positive weight, and ``sample_weight`` None or non-negative
     float64 with a positive sum.
     """
-    n_samples = len(X)
+    n_samples = X.shape[0]
     p = None if sample_weight is None else sample_weight / sample_weight.sum()
     if init == "random":
         chosen = rng.choice(n_samples, size=n_clusters, replace=False, p=p)
-        return X[chosen].copy()
+        return take_rows(X, chosen)
     return _greedy_kmeans_plusplus(X, n_clusters, rng, sample_weight)
 
 
@@ -96,14 +97,13 @@ def _greedy_kmeans_plusplus(
     X: np.ndarray, n_clusters: int, rng: np.random.RandomState, sample_weight: np.ndarray | None
 ) -> np.ndarray:
     """Greedy k-means++ (Arthur & Vassilvitskii 2007, with local trials as in scikit-learn)."""
-    n_samples = len(X)
+    n_samples = X.shape[0]
     w = np.ones(n_samples) if sample_weight is None else sample_weight
     n_trials = 2 + int(np.log(n_clusters))
-    x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    x_sq = row_sq_norms(X)
 
     def sq_dist_to(rows: np.ndarray) -> np.ndarray:  # (len(rows), n_samples), float64
-        c = X[rows]
-        d2 = x_sq[rows][:, None] - 2.0 * (c @ X.T).astype(np.float64) + x_sq[None, :]
+        d2 = x_sq[rows][:, None] - 2.0 * dot_with_rows(X, rows).astype(np.float64) + x_sq[None, :]
         return np.maximum(d2, 0.0)
 
     chosen = [int(rng.choice(n_samples, p=w / w.sum()))]
@@ -122,4 +122,4 @@ def _greedy_kmeans_plusplus(
         chosen.append(int(candidates[best]))
         closest = d2[best]
         potential = float(potentials[best])
-    return X[np.array(chosen)].copy()
+    return take_rows(X, np.array(chosen))
