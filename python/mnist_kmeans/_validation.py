@@ -164,8 +164,6 @@ def check_enough_weighted_samples(sample_weight: np.ndarray | None, n_clusters: 
 def check_init_centers(init: Any, n_clusters: int, n_features: int) -> np.ndarray:
     """A user's initial centers as float32 of shape (n_clusters, n_features), never the user's
     own array (a copy when no conversion was needed)."""
-    if hasattr(init, "toarray"):  # a SciPy sparse matrix: k x d is small, made dense
-        init = init.toarray()
     centers = as_float32_rows(init, name="init")
     if centers.shape != (n_clusters, n_features):
         raise ValueError(
