@@ -573,4 +573,5 @@ default='k-means++'
     def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # CSR, CSC, COO, ... (see _sparse.py)
         return tags
