@@ -43,24 +43,26 @@ DEFAULT_MNIST = Path(os.environ.get("MNIST_DATA_DIR", "/work/shared/data/mnist")
 
 # What the sklearnex worker runs (in its own interpreter).
 SKLEARNEX_WORKER = r"""
-import json, sys, time
+import io, json, logging, sys, time
 import numpy as np, scipy.sparse as sp
-from sklearnex import patch_sklearn
-patch_sklearn(["KMeans"])
-from sklearn.cluster import KMeans
 import sklearnex
+from sklearnex.cluster import KMeans
+log = io.StringIO()  # sklearnex says here whether a fit ran its own code or scikit-learn's
+logging.basicConfig(stream=log, level=logging.INFO)
 f = np.load(sys.argv[1])
 X = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
 init = f["init"]
 iters = int(sys.argv[2]); repeat = int(sys.argv[3])
-times, out = [], None
+times, cpu, out = [], [], None
 for _ in range(repeat):
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     km = KMeans(len(init), init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(X)
     times.append(time.perf_counter() - t)
+    cpu.append(time.process_time() - c)
     out = km
-print(json.dumps({"times": times, "n_iter": int(out.n_iter_), "inertia": float(out.inertia_),
-                  "version": sklearnex.__version__, "labels": out.labels_.tolist()}))
+print(json.dumps({"times": times, "cpu": cpu, "n_iter": int(out.n_iter_), "inertia": float(out.inertia_),
+                  "version": sklearnex.__version__, "labels": out.labels_.tolist(),
+                  "accelerated": "running accelerated version" in log.getvalue()}))
 """
 
 
@@ -105,20 +107,20 @@ def median(times: list[float]) -> float:
     return statistics.median(times)
 
 
-def fit_ours(X: Any, init: np.ndarray, iters: int) -> tuple[float, Any]:
+def fit_ours(X: Any, init: np.ndarray, iters: int) -> tuple[float, float, Any]:
     from mnist_kmeans import KMeans
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     km = KMeans(len(init), init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(X)
-    return time.perf_counter() - t, km
+    return time.perf_counter() - t, time.process_time() - c, km
 
 
-def fit_sklearn(X: Any, init: np.ndarray, iters: int) -> tuple[float, Any]:
+def fit_sklearn(X: Any, init: np.ndarray, iters: int) -> tuple[float, float, Any]:
     from sklearn.cluster import KMeans
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     km = KMeans(len(init), init=init, n_init=1, max_iter=iters, tol=0.0, algorithm="lloyd").fit(X)
-    return time.perf_counter() - t, km
+    return time.perf_counter() - t, time.process_time() - c, km
 
 
 def run_sklearnex(python: str, X: sp.csr_matrix, init: np.ndarray, iters: int,
@@ -149,9 +151,10 @@ def bench_case(name: str, inputs: dict[str, Any], k: int, iters: int, repeat: in
     plan += [(f"scikit-learn {kind}", fit_sklearn, X) for kind, X in inputs.items()]
     for _ in range(repeat):  # interleaved
         for label, fit, X in plan:
-            seconds, km = fit(X, init, iters)
-            r = results.setdefault(label, {"times": []})
+            seconds, cpu, km = fit(X, init, iters)
+            r = results.setdefault(label, {"times": [], "cpu": []})
             r["times"].append(seconds)
+            r["cpu"].append(cpu)
             r.update(n_iter=km.n_iter_, inertia=float(km.inertia_), labels=km.labels_)
     if sklearnex and csr is not None:
         r = run_sklearnex(sklearnex, csr, init, iters, repeat)
@@ -159,16 +162,19 @@ def bench_case(name: str, inputs: dict[str, Any], k: int, iters: int, repeat: in
             print(f"  sklearnex failed: {r['error']}", file=sys.stderr)
         else:
             r["labels"] = np.asarray(r["labels"])
-            results[f"scikit-learn-intelex {r.get('version', '')} csr"] = r
+            how = "oneDAL" if r.get("accelerated") else "fell back to scikit-learn"
+            results[f"scikit-learn-intelex csr ({how})"] = r
     ref = results[next(iter(results))]
     ours_csr = results.get("ours csr")
     rows = []
     for label, r in results.items():
-        t = median(r["times"])
+        t, c = median(r["times"]), median(r["cpu"])
         ratio = f"{median(ours_csr['times']) / t:.2f}" if ours_csr else "-"
+        ratio_cpu = f"{median(ours_csr['cpu']) / c:.2f}" if ours_csr else "-"
         agree = float(np.mean(r["labels"] == ref["labels"]))
-        rows.append([name, str(k), label, f"{t:.2f}", str(r["n_iter"]), f"{t / r['n_iter'] * 1e3:.0f}",
-                     f"{r['inertia']:.6g}", f"{agree:.4f}", ratio])
+        rows.append([name, str(k), label, f"{t:.2f}", f"{c:.2f}", str(r["n_iter"]),
+                     f"{t / r['n_iter'] * 1e3:.0f}", f"{r['inertia']:.6g}", f"{agree:.4f}", ratio,
+                     ratio_cpu])
         print(" | ".join(rows[-1]), file=sys.stderr)
     return rows
 
@@ -193,8 +199,9 @@ def main() -> None:
     import mnist_kmeans
 
     repeat = 1 if args.quick else args.repeat
-    header = ["data", "k", "library / input", "fit s (median)", "n_iter", "ms / iter", "inertia",
-              "labels = first row's", "ours csr / this"]
+    header = ["data", "k", "library / input", "fit s (wall)", "fit s (CPU)", "n_iter",
+              "wall ms / iter", "inertia", "labels = first row's", "ours csr / this (wall)",
+              "(CPU)"]
     rows: list[list[str]] = []
     parts = set(args.parts.split(","))
     if "mnist" in parts:
@@ -220,7 +227,9 @@ def main() -> None:
         f"kernel ISA {mnist_kmeans._kernel.current_isa()}.",
         "",
         f"Lloyd, n_init=1, tol=0, max_iter={args.iters}, same initial centers (k random rows), "
-        f"median of {repeat} interleaved fits. 'ours csr / this' below 1: ours (CSR) is faster.",
+        f"median of {repeat} interleaved fits. 'ours csr / this' below 1: ours (CSR) is faster. "
+        "CPU: process time, all threads (less sensitive to other jobs on a shared machine; "
+        f"load average (1 min) when the report was written: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

@@ -15,7 +15,12 @@ Differences from scikit-learn, which also accepts CSR:
   scores).
 * Every ``algorithm`` runs Lloyd passes on sparse input: the bounded algorithms would give the
   same results by design, and their kernels read dense rows.
-* Values are float32 whatever the input dtype (as for dense input).
+* Values are float32 whatever the input dtype (as for dense input today; float64 CSR is
+  computed in float32).
+
+Where the two paths may differ: an empty cluster takes the row farthest from its center by
+the pass's distances, which round differently; if two candidates are within float32 rounding
+of each other, the sparse and dense runs may relocate different rows.
 """
 
 from __future__ import annotations

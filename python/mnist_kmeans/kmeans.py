@@ -396,6 +396,12 @@ default='k-means++'
     -----
     Data are converted once to float32 (distances in float32, sums and objectives in
     float64). Empty clusters are moved to the row farthest from its center.
+
+    Sparse X (SciPy CSR, or CSC, COO, ... converted to CSR once) is never made dense; on the
+    same data it gives the labels, ``n_iter_`` and centers of dense X, with inertia and
+    distances within float32 rounding. Unsorted or duplicate indices are sorted and summed on
+    a copy (scikit-learn keeps them). Every ``algorithm`` runs Lloyd passes on sparse X. See
+    :mod:`mnist_kmeans._sparse`.
     """
 
     _parameter_constraints: dict = {
