@@ -304,3 +304,18 @@ def test_kernel_assign_sparse_sums_equal_dense():
         np.testing.assert_array_equal(b.sums, a.sums)
         np.testing.assert_array_equal(b.weight_sums, a.weight_sums)
         np.testing.assert_allclose(b.chunk_inertia, a.chunk_inertia, rtol=1e-6)
+
+
+def test_initial_centers_on_sparse_rows_equal_dense():
+    from mnist_kmeans import initial_centers
+
+    X = small_integer_rows(300, 12, 19)
+    for init in ("random", "k-means++"):
+        a = initial_centers(sparse.csr_matrix(X), 5, init, random_state=3)
+        b = initial_centers(X, 5, init, random_state=3)
+        assert a.dtype == np.float32 and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="X is empty"):
+        initial_centers(sparse.csr_matrix((0, 4), dtype=np.float32), 1)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        initial_centers(sparse.csr_matrix(np.array([[np.nan, 1.0]])), 1)

@@ -12,7 +12,14 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._sparse import dot_with_rows, row_sq_norms, take_rows
+from ._sparse import (
+    as_float32_csr,
+    check_csr_values,
+    dot_with_rows,
+    issparse,
+    row_sq_norms,
+    take_rows,
+)
 from ._validation import (
     as_float32_rows,
     check_enough_weighted_samples,
@@ -47,9 +54,10 @@ def initial_centers(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
         The data (validated and converted as by :func:`~mnist_kmeans.kmeans.as_float32_rows`;
-        no copy when already C-contiguous float32).
+        no copy when already C-contiguous float32; sparse X as by ``KMeans.fit``, never made
+        dense).
     n_clusters : int
         Number of centers, ``1 <= n_clusters <= n_samples``.
     init : {'random', 'k-means++'} or array-like of shape (n_clusters, n_features)
@@ -61,7 +69,13 @@ def initial_centers(
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights: rows are drawn with probability proportional to them.
     """
-    X = as_float32_rows(X)
+    if issparse(X):  # canonical float32 CSR, never densified
+        X = as_float32_csr(X)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty: shape {X.shape}")
+        check_csr_values(X)
+    else:
+        X = as_float32_rows(X)
     n_samples, n_features = X.shape
     n_clusters = check_n_clusters(n_clusters, n_samples)
     if not isinstance(init, str):
