@@ -17,6 +17,7 @@
 #include "kmeans/dispatch.hpp"
 #include "kmeans/lloyd.hpp"
 #include "kmeans/row_facts.hpp"
+#include "kmeans/sparse.hpp"
 #include "kmeans/step.hpp"
 
 namespace py = pybind11;
@@ -316,6 +317,122 @@ std::size_t bound_bytes(const std::string& algorithm, index_t n, index_t k) {
     return kmeans::bound_bytes(parse_algorithm(algorithm), n, k);
 }
 
+// Sparse rows (CSR): indptr int64 (n + 1), indices int32, data float32, n_features; checked
+// here (structure in O(nnz): an index out of range would be a read out of bounds). The Python
+// layer (_sparse.py) converts and canonicalises once.
+struct SparseProblem {
+    kmeans::SparseRows rows{};
+    FloatArray centers;
+    index_t k = 0;
+    std::vector<py::object> keepalive;
+};
+
+SparseProblem check_sparse(const py::handle& indptr_obj, const py::handle& indices_obj,
+                           const py::handle& data_obj, index_t n_features,
+                           const py::handle& centers_obj, const py::handle& w_obj) {
+    SparseProblem p;
+    auto indptr = require<std::int64_t>(indptr_obj, "indptr", 1);
+    auto indices = require<std::int32_t>(indices_obj, "indices", 1);
+    auto data = require<float>(data_obj, "data", 1);
+    p.centers = require<float>(centers_obj, "centers", 2);
+    const index_t n = indptr.shape(0) - 1, d = n_features, nnz = indices.shape(0);
+    if (n < 1 || d < 1) throw py::value_error("X must have at least one row and one column");
+    if (data.shape(0) != nnz) throw py::value_error("indices and data must have the same length");
+    p.k = p.centers.shape(0);
+    if (p.k < 1) throw py::value_error("centers must have at least one row");
+    if (p.centers.shape(1) != d) {
+        throw py::value_error("centers have " + std::to_string(p.centers.shape(1)) +
+                              " features, X has " + std::to_string(d));
+    }
+    if (p.k > INT32_MAX) throw py::value_error("too many centers");
+    if (d > INT32_MAX) throw py::value_error("too many features for int32 column indices");
+    std::string problem;
+    {
+        py::gil_scoped_release release;
+        problem = kmeans::check_csr(indptr.data(), indices.data(), n, d, nnz);
+    }
+    if (!problem.empty()) throw py::value_error("invalid CSR matrix: " + problem);
+    p.rows = kmeans::SparseRows{indptr.data(), indices.data(), data.data(), n, d, nullptr};
+    if (!w_obj.is_none()) {
+        auto w = require<double>(w_obj, "sample_weight", 1);
+        if (w.shape(0) != n) {
+            throw py::value_error("sample_weight has " + std::to_string(w.shape(0)) +
+                                  " entries, X has " + std::to_string(n) + " rows");
+        }
+        p.rows.weights = w.data();
+        p.keepalive.push_back(w);
+    }
+    p.keepalive.push_back(indptr);
+    p.keepalive.push_back(indices);
+    p.keepalive.push_back(data);
+    return p;
+}
+
+py::object assign_sparse(const py::object& type, const py::handle& indptr, const py::handle& indices,
+                         const py::handle& data, index_t n_features, const py::handle& centers_obj,
+                         const py::handle& w_obj, bool accumulate, int n_threads) {
+    SparseProblem p = check_sparse(indptr, indices, data, n_features, centers_obj, w_obj);
+    const int threads = resolve_threads(n_threads);
+    const index_t n = p.rows.n, d = p.rows.d;
+    py::array_t<std::int32_t> labels(n);
+    py::array_t<float> sq_dist(n);
+    const index_t n_chunks = (n + kmeans::kChunkRows - 1) / kmeans::kChunkRows;
+    py::array_t<double> chunk_inertia(n_chunks), chunk_j_clust(n_chunks);
+    py::object sums = py::none(), weight_sums = py::none();
+    double* sums_p = nullptr;
+    double* wsum_p = nullptr;
+    if (accumulate) {
+        DoubleArray s({p.k, d}), w(p.k);
+        sums_p = s.mutable_data();
+        wsum_p = w.mutable_data();
+        sums = s;
+        weight_sums = w;
+    }
+    kmeans::PassStats stats;
+    {
+        py::gil_scoped_release release;
+        stats = kmeans::sparse_assign_pass(p.rows, p.centers.data(), p.k, labels.mutable_data(),
+                                           sq_dist.mutable_data(), sums_p, wsum_p, threads,
+                                           chunk_inertia.mutable_data(), chunk_j_clust.mutable_data());
+    }
+    return type(labels, sq_dist, sums, weight_sums, stats.inertia, stats.j_clust, chunk_inertia,
+                chunk_j_clust, n);
+}
+
+py::object lloyd_sparse(const py::object& type, const py::handle& indptr, const py::handle& indices,
+                        const py::handle& data, index_t n_features, const py::handle& init_obj,
+                        const py::handle& w_obj, int max_iter, double tol, int n_threads,
+                        bool record_history) {
+    SparseProblem p = check_sparse(indptr, indices, data, n_features, init_obj, w_obj);
+    if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
+    if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
+    if (p.k > p.rows.n) throw py::value_error("more centers than rows");
+    kmeans::RunOptions options;
+    options.max_iter = max_iter;
+    options.tol = tol;
+    options.n_threads = resolve_threads(n_threads);
+    options.record_history = record_history;
+    const index_t n = p.rows.n, d = p.rows.d;
+    FloatArray centers({p.k, d});
+    std::copy(p.centers.data(), p.centers.data() + p.k * d, centers.mutable_data());
+    py::array_t<std::int32_t> labels(n);
+    py::array_t<float> sq_dist(n);
+    auto should_stop = []() {
+        py::gil_scoped_acquire acquire;
+        return PyErr_CheckSignals() != 0;
+    };
+    kmeans::RunStats run;
+    {
+        py::gil_scoped_release release;
+        run = kmeans::sparse_lloyd_run(p.rows, p.k, centers.mutable_data(), labels.mutable_data(),
+                                       sq_dist.mutable_data(), options, should_stop);
+    }
+    if (run.interrupted) throw py::error_already_set();
+    return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
+                run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
+                copy_of(run.rows_scored));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_kernel, m) {
@@ -389,6 +506,30 @@ or None, X float32 (m, d), complete) in priority order, or a callable(wanted) re
     m.def("bound_bytes", &bound_bytes, py::arg("algorithm"), py::arg("n"), py::arg("k"),
           "Bytes of the lower bounds an algorithm keeps for n rows and k centers (hamerly 8 n,\n"
           "yinyang 4 n ceil(k / unit_centers), elkan 4 n k, lloyd 0).");
+    m.def("assign_sparse",
+          [pass_type](const py::handle& indptr, const py::handle& indices, const py::handle& data,
+                      index_t n_features, const py::handle& centers, const py::handle& w,
+                      bool accumulate, int n_threads) {
+              return assign_sparse(pass_type, indptr, indices, data, n_features, centers, w,
+                                   accumulate, n_threads);
+          },
+          py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_features"),
+          py::arg("centers"), py::arg("sample_weight") = py::none(), py::arg("accumulate") = true,
+          py::arg("n_threads") = 0,
+          "assign over CSR rows (indptr int64, indices int32 sorted within rows, data float32):\n"
+          "a PassOutput (n_changed: every row). Same labels and sums as assign on the dense rows.");
+    m.def("lloyd_sparse",
+          [run_type](const py::handle& indptr, const py::handle& indices, const py::handle& data,
+                     index_t n_features, const py::handle& init, const py::handle& w, int max_iter,
+                     double tol, int n_threads, bool record_history) {
+              return lloyd_sparse(run_type, indptr, indices, data, n_features, init, w, max_iter,
+                                  tol, n_threads, record_history);
+          },
+          py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n_features"),
+          py::arg("init"), py::arg("sample_weight") = py::none(), py::arg("max_iter") = 300,
+          py::arg("tol") = 0.0, py::arg("n_threads") = 0, py::arg("record_history") = true,
+          "lloyd over CSR rows (as assign_sparse), with Lloyd passes: a RunOutput with the\n"
+          "labels, centers and n_iter of lloyd on the dense rows.");
     m.def("has_openmp", &kmeans::has_openmp, "True when the kernel was built with OpenMP.");
     m.def("max_threads", &kmeans::max_threads, "omp_get_max_threads(): the default thread count.");
     m.def("available_isas", &kmeans::available_isas, "SIMD kernels this build and CPU can run.");

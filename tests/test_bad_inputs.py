@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.exceptions import NotFittedError
 
 from mnist_kmeans import _kernel
@@ -113,6 +114,24 @@ def kernel_lloyd(max_iter=10, tol=0.0, n_threads=0):
     return call
 
 
+def kernel_sparse(n_threads=0):
+    def call(indptr, indices, data, centers):
+        return _kernel.lloyd_sparse(indptr, indices, data, D, centers, None, 10, 0.0, n_threads)
+
+    return call
+
+
+def csr_arrays(indptr=None, indices=None):
+    """Three rows of D columns, one value each (row 0 gets two: columns 0 and 1): valid CSR
+    arrays for the kernel, with one of them replaced."""
+    return {
+        "indptr": np.array([0, 2, 2, 3], np.int64) if indptr is None else indptr,
+        "indices": np.array([0, 1, 2], np.int32) if indices is None else indices,
+        "data": np.ones(3, np.float32),
+        "centers": np.eye(2, D, dtype=np.float32),
+    }
+
+
 def X_centers(make_X=data, make_centers=lambda: data()[:2].copy(), make_w=None):
     def arrays():
         out = {"X": make_X(), "centers": make_centers()}
@@ -180,10 +199,85 @@ CASES = [
         X_only(lambda: np.array([[1.0, "a"], [2.0, None]], dtype=object)), ValueError,
         "could not convert string to float: 'a'",
     ),
+    # --- KMeans: sparse X (accepted: CSR, CSC, COO, ...; see docs/bad_inputs.md) --------------
     Case(
-        "X-sparse", fit(n_clusters=2),
-        X_only(lambda: __import__("scipy.sparse").sparse.csr_matrix(data())), TypeError,
-        "Sparse data was passed",
+        "X-sparse-nan", fit(n_clusters=2), X_only(lambda: sparse.csr_matrix(with_value(np.nan))),
+        ValueError, "Input X contains NaN",
+    ),
+    Case(
+        "X-sparse-inf", fit(n_clusters=2),
+        X_only(lambda: sparse.csc_matrix(with_value(np.inf))), ValueError,
+        "Input X contains infinity",
+    ),
+    Case(
+        "X-sparse-beyond-float32", fit(n_clusters=2),
+        X_only(lambda: sparse.csr_matrix(with_value(1e39, dtype=np.float64))), ValueError,
+        "infinity or a value too large",
+    ),
+    Case(
+        "X-sparse-too-large-for-distances", fit(n_clusters=2),
+        X_only(lambda: sparse.csr_matrix(with_value(1e19))), ValueError,
+        "squared distances would overflow float32",
+    ),
+    Case(
+        "X-sparse-no-rows", fit(n_clusters=2),
+        X_only(lambda: sparse.csr_matrix((0, D), dtype=np.float32)), ValueError, "0 sample",
+    ),
+    Case(
+        "X-sparse-no-columns", fit(n_clusters=2),
+        X_only(lambda: sparse.csr_matrix((N, 0), dtype=np.float32)), ValueError, "0 feature",
+    ),
+    Case(
+        "X-sparse-complex", fit(n_clusters=2),
+        X_only(lambda: sparse.csr_matrix(data().astype(np.complex64))), ValueError,
+        "Complex data not supported",
+    ),
+    Case(
+        "X-sparse-1d", fit(n_clusters=2), X_only(lambda: sparse.coo_array(data()[0])), ValueError,
+        "must be 2-dimensional",
+    ),
+    Case(
+        # int64 indices beyond the int32 range: refused before anything of that width is made
+        "X-sparse-int64-columns", fit(n_clusters=2),
+        X_only(lambda: sparse.csr_matrix(
+            (np.ones(2, np.float32), np.array([0, 2**31 + 5]), np.array([0, 1, 2])),
+            shape=(2, 2**31 + 10))),
+        ValueError, "limited to 2147483647",
+    ),
+    Case(
+        "predict-sparse-n_features", fitted_then("predict"),
+        X_only(lambda: sparse.csr_matrix(np.ones((N, D + 1), np.float32))), ValueError,
+        f"X has {D + 1} features, but KMeans is expecting {D} features",
+    ),
+    Case(
+        "kernel-sparse-unsorted", kernel_sparse(),
+        lambda: csr_arrays(indices=np.array([1, 0, 2], np.int32)), ValueError,
+        "not sorted or duplicated in row 0",
+    ),
+    Case(
+        "kernel-sparse-duplicate", kernel_sparse(),
+        lambda: csr_arrays(indices=np.array([0, 0, 2], np.int32)), ValueError,
+        "not sorted or duplicated in row 0",
+    ),
+    Case(
+        "kernel-sparse-column-out-of-range", kernel_sparse(),
+        lambda: csr_arrays(indices=np.array([0, 1, D], np.int32)), ValueError,
+        f"column index {D} out of range",
+    ),
+    Case(
+        "kernel-sparse-indptr", kernel_sparse(),
+        lambda: csr_arrays(indptr=np.array([0, 2, 1, 3], np.int64)), ValueError,
+        "indptr is not non-decreasing",
+    ),
+    Case(
+        "kernel-sparse-indptr-beyond-data", kernel_sparse(),
+        lambda: csr_arrays(indptr=np.array([0, 1, 2, 4], np.int64)), ValueError,
+        "beyond the stored values",
+    ),
+    Case(
+        "kernel-sparse-int64-indices", kernel_sparse(),
+        lambda: csr_arrays(indices=np.array([0, 1, 2], np.int64)), TypeError,
+        "indices must have dtype int32",
     ),
     # --- KMeans: n_clusters and the other parameters ------------------------------------------
     Case(

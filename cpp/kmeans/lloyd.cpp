@@ -12,11 +12,21 @@ namespace kmeans {
 RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
                    float* centers, std::int32_t* labels, float* sq_dist,
                    const RunOptions& options, const std::function<bool()>& should_stop) {
+    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
+    return run_passes(passes, n, d, k, centers, labels, sq_dist, options, should_stop,
+                      [&](index_t wanted) {
+                          return candidates_of(X, n, d, weights, labels, sq_dist, wanted);
+                      });
+}
+
+RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* centers,
+                    std::int32_t* labels, float* sq_dist, const RunOptions& options,
+                    const std::function<bool()>& should_stop,
+                    const std::function<CandidateList(index_t wanted)>& candidates_of_rows) {
     RunStats run;
     std::vector<double> sums(static_cast<size_t>(k * d));
     std::vector<double> weight_sums(static_cast<size_t>(k));
     std::vector<std::int32_t> previous(static_cast<size_t>(n), -1);  // every row changes at first
-    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
     const PassOutputs out{labels, sq_dist, sums.data(), weight_sums.data()};
     const bool lean = !options.record_history;
     bool relocated_last = false;
@@ -41,7 +51,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
                 passes.refresh(centers, labels, sq_dist);
                 refreshed = true;
             }
-            return candidates_of(X, n, d, weights, labels, sq_dist, wanted);
+            return candidates_of_rows(wanted);
         };
         const StepInput in{k, d, count_changed(previous.data(), labels, n), relocated_last,
                            it + 1, options.max_iter, options.tol};

@@ -12,6 +12,7 @@
 #include "hamerly.hpp"
 #include "lloyd.hpp"
 #include "row_facts.hpp"
+#include "step.hpp"
 
 namespace kmeans {
 
@@ -51,27 +52,46 @@ struct PassScratch {
     std::vector<std::uint8_t> need, column_masks;
 };
 
+// What the run loop (run_passes) needs of the passes of one run: dense rows (Passes, below)
+// or sparse ones (SparsePasses, sparse.hpp). Each call is one pass.
+class PassRunner {
+public:
+    virtual ~PassRunner() = default;
+    virtual PassStats run(const float* centers, const PassOutputs& out, bool lean) = 0;
+    virtual PassStats plain(const float* centers, const PassOutputs& out) = 0;
+    virtual PassStats refresh(const float* centers, std::int32_t* labels, float* sq_dist) = 0;
+    virtual void forget(index_t row) = 0;
+};
+
+// The run loop of lloyd_run (lloyd.hpp) over any passes of n rows of d columns: a pass, then
+// a lloyd_step, until it says stop. candidates(wanted): the relocation candidates of the rows
+// (called with the labels and sq_dist of the last pass, refreshed after a lean pass).
+RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* centers,
+                    std::int32_t* labels, float* sq_dist, const RunOptions& options,
+                    const std::function<bool()>& should_stop,
+                    const std::function<CandidateList(index_t wanted)>& candidates);
+
 // The passes of one run of an algorithm over the same rows, with the buffers, the facts about
 // the rows and the algorithm's bounds kept from pass to pass. Each call is one pass; the run
 // loop (lloyd_run) only sees this interface.
-class Passes {
+class Passes : public PassRunner {
 public:
     Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads);
 
     // One pass with these centers: the outputs of a plain pass bit for bit, whatever the
     // algorithm. lean: see RunOptions::record_history (then PassStats::lean says whether the
     // pass was lean: only with exact incremental sums).
-    PassStats run(const float* centers, const PassOutputs& out, bool lean);
+    PassStats run(const float* centers, const PassOutputs& out, bool lean) override;
 
     // A plain pass (every row against every center), whatever the algorithm.
-    PassStats plain(const float* centers, const PassOutputs& out);
+    PassStats plain(const float* centers, const PassOutputs& out) override;
 
     // Distances of every row to its labelled center, and the objectives: what the pass that
     // chose these labels would have reported (after lean passes, which leave some stale).
-    PassStats refresh(const float* centers, std::int32_t* labels, float* sq_dist);
+    PassStats refresh(const float* centers, std::int32_t* labels, float* sq_dist) override;
 
     // A row's label changed outside a pass (empty-cluster relocation): forget its bounds.
-    void forget(index_t row);
+    void forget(index_t row) override;
 
 private:
     PassStats bounded(const float* centers, const PassOutputs& out, bool lean);

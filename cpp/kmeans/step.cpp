@@ -97,9 +97,19 @@ StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double*
         for (size_t t = 0; t < step.moves.size(); ++t) {
             const Candidate& c = list.rows[chosen[t]];
             const index_t old = step.moves[t].from, e = step.moves[t].to;
-            for (index_t j = 0; j < d; ++j) {
-                sums[old * d + j] -= c.weight * c.x[j];
-                sums[e * d + j] = c.weight * c.x[j];
+            if (c.columns) {
+                // as below: the zero columns leave the old sums as they are and set +0
+                std::fill(sums + e * d, sums + (e + 1) * d, 0.0);
+                for (index_t p = 0; p < c.nnz; ++p) {
+                    const index_t j = c.columns[p];
+                    sums[old * d + j] -= c.weight * c.x[p];
+                    sums[e * d + j] = c.weight * c.x[p];
+                }
+            } else {
+                for (index_t j = 0; j < d; ++j) {
+                    sums[old * d + j] -= c.weight * c.x[j];
+                    sums[e * d + j] = c.weight * c.x[j];
+                }
             }
             weight_sums[old] -= c.weight;
             weight_sums[e] = c.weight;

@@ -33,7 +33,11 @@ struct Candidate {
     index_t row;         // its index (reported in the moves)
     std::int32_t label;  // its cluster in the pass
     double weight;       // its weight (> 0)
-    const float* x;      // its d values
+    const float* x;      // its d values; or, with columns, its nnz stored values
+    // A sparse row (sparse.hpp): the columns of its nnz stored values, increasing; nullptr
+    // for a dense row. The step's arithmetic is the same (the other columns are zeros).
+    const std::int32_t* columns = nullptr;
+    index_t nnz = 0;
 };
 
 // Candidates in priority order. complete: every row with squared distance > 0 and weight > 0

@@ -144,6 +144,7 @@ void run_case(Problem p) {
     test_assign(p);
     test_lloyd(p);
     test_step_loop(p);
+    test_sparse(p);
 }
 
 void edge_cases() {
@@ -380,6 +381,7 @@ int main(int argc, char** argv) {
     try {
         dispatch_api();
         step_rules();
+        sparse_csr_checks();
         for (const std::string& isa : kmeans::available_isas()) {
             kmeans::set_isa(isa);
             std::fprintf(stderr, "kernel %s\n", isa.c_str());

@@ -224,5 +224,7 @@ void test_assign(const Problem& p);   // assign_pass against the brute force, an
 void test_lloyd(const Problem& p);    // lloyd_run: consistency, threads, bounded algorithms
 void test_step_loop(const Problem& p);  // assign_pass + lloyd_step == lloyd_run, bit for bit
 void step_rules();                    // relocation candidates and exhaustion
+void test_sparse(const Problem& p);   // the sparse pass and run against the dense ones
+void sparse_csr_checks();             // check_csr on malformed CSR structures
 
 }  // namespace kmeans_test

@@ -70,6 +70,28 @@ def lloyd(
     algorithm: str = "lloyd",
     record_history: bool = True,
 ) -> RunOutput: ...
+def assign_sparse(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    n_features: int,
+    centers: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    accumulate: bool = True,
+    n_threads: int = 0,
+) -> PassOutput: ...
+def lloyd_sparse(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    n_features: int,
+    init: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    max_iter: int = 300,
+    tol: float = 0.0,
+    n_threads: int = 0,
+    record_history: bool = True,
+) -> RunOutput: ...
 def lloyd_step(
     centers: np.ndarray,
     sums: np.ndarray,

@@ -21,6 +21,14 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._sparse import (
+    as_float32_csr,
+    check_csr_values,
+    dot_with_rows,
+    issparse,
+    row_sq_norms,
+    take_rows,
+)
 from ._validation import (
     as_float32_rows,
     check_enough_weighted_samples,
@@ -65,9 +73,10 @@ def initial_centers(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
         The data (validated and converted as by :func:`~mnist_kmeans.kmeans.as_float32_rows`;
-        no copy when already C-contiguous float32).
+        no copy when already C-contiguous float32; sparse X as by ``KMeans.fit``, never made
+        dense).
     n_clusters : int
         Number of centers, ``1 <= n_clusters <= n_samples``.
     init : {'random', 'k-means++'}, callable or array-like of shape (n_clusters, n_features)
@@ -82,7 +91,13 @@ def initial_centers(
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights: rows are drawn with probability proportional to them.
     """
-    X = as_float32_rows(X)
+    if issparse(X):  # canonical float32 CSR, never densified
+        X = as_float32_csr(X)
+        if X.shape[0] == 0 or X.shape[1] == 0:
+            raise ValueError(f"X is empty: shape {X.shape}")
+        check_csr_values(X)
+    else:
+        X = as_float32_rows(X)
     n_samples, n_features = X.shape
     n_clusters = check_n_clusters(n_clusters, n_samples)
     if callable(init):
@@ -110,17 +125,23 @@ def choose_centers(
     is the one thing checked here (the user's code): shape, numbers, finiteness.
     """
     if callable(init):
-        view = X.view()
-        view.flags.writeable = False  # the callable may not change the data the fit runs on
+        # the callable may not change the data the fit runs on: it gets read-only views
+        if issparse(X):
+            view = X.copy()  # shares nothing with X; its arrays are made read-only below
+            for part in (view.data, view.indices, view.indptr):
+                part.flags.writeable = False
+        else:
+            view = X.view()
+            view.flags.writeable = False
         centers = init(view, n_clusters, random_state=rng)
         return check_init_centers(
             centers, n_clusters, X.shape[1], name="the array returned by the init callable"
         )
-    n_samples = len(X)
+    n_samples = X.shape[0]
     p = None if sample_weight is None else sample_weight / sample_weight.sum()
     if init == "random":
         chosen = rng.choice(n_samples, size=n_clusters, replace=False, p=p)
-        return X[chosen].copy()
+        return take_rows(X, chosen)
     return _greedy_kmeans_plusplus(X, n_clusters, rng, sample_weight)
 
 
@@ -128,14 +149,13 @@ def _greedy_kmeans_plusplus(
     X: np.ndarray, n_clusters: int, rng: np.random.RandomState, sample_weight: np.ndarray | None
 ) -> np.ndarray:
     """Greedy k-means++ (Arthur & Vassilvitskii 2007, with local trials as in scikit-learn)."""
-    n_samples = len(X)
+    n_samples = X.shape[0]
     w = np.ones(n_samples) if sample_weight is None else sample_weight
     n_trials = 2 + int(np.log(n_clusters))
-    x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    x_sq = row_sq_norms(X)
 
     def sq_dist_to(rows: np.ndarray) -> np.ndarray:  # (len(rows), n_samples), float64
-        c = X[rows]
-        d2 = x_sq[rows][:, None] - 2.0 * (c @ X.T).astype(np.float64) + x_sq[None, :]
+        d2 = x_sq[rows][:, None] - 2.0 * dot_with_rows(X, rows).astype(np.float64) + x_sq[None, :]
         return np.maximum(d2, 0.0)
 
     chosen = [int(rng.choice(n_samples, p=w / w.sum()))]
@@ -154,4 +174,4 @@ def _greedy_kmeans_plusplus(
         chosen.append(int(candidates[best]))
         closest = d2[best]
         potential = float(potentials[best])
-    return X[np.array(chosen)].copy()
+    return take_rows(X, np.array(chosen))
