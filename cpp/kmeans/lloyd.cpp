@@ -5,19 +5,23 @@
 #include <vector>
 
 #include "passes.hpp"
+#include "passes64.hpp"
 #include "step.hpp"
 
 namespace kmeans {
+namespace {
 
-RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
-                   float* centers, std::int32_t* labels, float* sq_dist,
-                   const RunOptions& options, const std::function<bool()>& should_stop) {
+// The loop, for any pass object (Passes on float32 rows, Passes64 on float64 rows) with its
+// outputs type Out and value type T.
+template <class Out, class T, class P>
+RunStats run_loop(P& passes, const T* X, index_t n, index_t d, index_t k, const double* weights,
+                  T* centers, std::int32_t* labels, T* sq_dist, const RunOptions& options,
+                  const std::function<bool()>& should_stop) {
     RunStats run;
     std::vector<double> sums(static_cast<size_t>(k * d));
     std::vector<double> weight_sums(static_cast<size_t>(k));
     std::vector<std::int32_t> previous(static_cast<size_t>(n), -1);  // every row changes at first
-    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
-    const PassOutputs out{labels, sq_dist, sums.data(), weight_sums.data()};
+    const Out out{labels, sq_dist, sums.data(), weight_sums.data()};
     const bool lean = !options.record_history;
     bool relocated_last = false;
     bool strict = false;  // converged at a fixed point: the last pass's outputs are final
@@ -73,11 +77,29 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             run.interrupted = true;
             return run;
         }
-        const PassStats pass = passes.plain(centers, PassOutputs{labels, sq_dist});
+        const PassStats pass = passes.plain(centers, Out{labels, sq_dist});
         run.inertia = pass.inertia;
         run.j_clust = pass.j_clust;
     }
     return run;
+}
+
+}  // namespace
+
+RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
+                   float* centers, std::int32_t* labels, float* sq_dist,
+                   const RunOptions& options, const std::function<bool()>& should_stop) {
+    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
+    return run_loop<PassOutputs>(passes, X, n, d, k, weights, centers, labels, sq_dist, options,
+                                 should_stop);
+}
+
+RunStats lloyd_run(const double* X, index_t n, index_t d, index_t k, const double* weights,
+                   double* centers, std::int32_t* labels, double* sq_dist,
+                   const RunOptions& options, const std::function<bool()>& should_stop) {
+    Passes64 passes(X, n, d, weights, k, options.n_threads);
+    return run_loop<PassOutputs64>(passes, X, n, d, k, weights, centers, labels, sq_dist, options,
+                                   should_stop);
 }
 
 }  // namespace kmeans
