@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._validation import (
-    as_float32_rows,
+    as_float_rows,
     check_enough_weighted_samples,
     check_init_centers,
     check_n_clusters,
@@ -42,13 +42,16 @@ def initial_centers(
     random_state: int | np.random.RandomState | None = None,
     sample_weight: Any = None,
 ) -> np.ndarray:
-    """Initial centers, ndarray of shape (n_clusters, n_features), float32.
+    """Initial centers, ndarray of shape (n_clusters, n_features), float32 or float64.
+
+    float64 for float64 X (the dtype the kernel computes X in, see
+    :func:`~mnist_kmeans._validation.kernel_dtype`), float32 otherwise.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        The data (validated and converted as by :func:`~mnist_kmeans.kmeans.as_float32_rows`;
-        no copy when already C-contiguous float32).
+        The data (validated and converted as by :func:`~mnist_kmeans.kmeans.as_float_rows`;
+        no copy when already C-contiguous float32 or float64).
     n_clusters : int
         Number of centers, ``1 <= n_clusters <= n_samples``.
     init : {'random', 'k-means++'} or array-like of shape (n_clusters, n_features)
@@ -60,11 +63,11 @@ def initial_centers(
     sample_weight : array-like of shape (n_samples,), optional
         Non-negative weights: rows are drawn with probability proportional to them.
     """
-    X = as_float32_rows(X)
+    X = as_float_rows(X)
     n_samples, n_features = X.shape
     n_clusters = check_n_clusters(n_clusters, n_samples)
     if not isinstance(init, str):
-        return check_init_centers(init, n_clusters, n_features)
+        return check_init_centers(init, n_clusters, n_features, dtype=X.dtype)
     init = check_init_method(init)
     weights = check_sample_weight(sample_weight, n_samples)
     check_enough_weighted_samples(weights, n_clusters)
@@ -80,7 +83,8 @@ def choose_centers(
 ) -> np.ndarray:
     """:func:`initial_centers` for validated input (not checked here).
 
-    X must be C-contiguous float32 rows, ``init`` one of :data:`INIT_METHODS`, ``n_clusters``
+    X must be C-contiguous float32 or float64 rows (the centers get its dtype), ``init`` one
+    of :data:`INIT_METHODS`, ``n_clusters``
     at most the number of rows of positive weight, and ``sample_weight`` None or non-negative
     float64 with a positive sum.
     """

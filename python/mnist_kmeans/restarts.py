@@ -193,13 +193,13 @@ def run_restarts(
         data and the Lloyd parameters (e.g. ``functools.partial`` of
         :func:`~mnist_kmeans.kmeans.lloyd`).
     X : ndarray of shape (n_samples, n_features)
-        C-contiguous float32 rows, for the initial centers.
+        C-contiguous float32 or float64 rows, for the initial centers.
     n_clusters : int
         At most the number of rows of positive weight.
     n_restarts : int
         At least 1; must be 1 when ``init`` is an array.
     init : {'random', 'k-means++'} or ndarray of shape (n_clusters, n_features)
-        How each restart's centers are chosen, from its seed; an array (float32, validated) is
+        How each restart's centers are chosen, from its seed; an array (X's dtype, validated) is
         used as it is, and the restart's seed is None.
     entropy : int
         From :func:`seed_entropy`.
