@@ -224,5 +224,7 @@ void test_assign(const Problem& p);   // assign_pass against the brute force, an
 void test_lloyd(const Problem& p);    // lloyd_run: consistency, threads, bounded algorithms
 void test_step_loop(const Problem& p);  // assign_pass + lloyd_step == lloyd_run, bit for bit
 void step_rules();                    // relocation candidates and exhaustion
+void test_f64(const Problem& p);      // the float64 path on the same data (checks64.cpp)
+void test_f64_unchecked(const Problem& p);  // the float64 path on input the callers refuse
 
 }  // namespace kmeans_test
