@@ -1,7 +1,8 @@
 // pybind11 bindings of the kernel: check shapes and dtypes while holding the GIL, then
 // release it around the pure C++ work. Inputs are never copied: X and the centers must
-// already be C-contiguous float32 (the Python layer converts once, see kmeans.py), and never
-// modified. Results cross as NamedTuples built here (PassOutput, RunOutput, StepOutput):
+// already be C-contiguous float32, or both float64 (then everything is computed in float64 and
+// the distances and centers come back float64; the Python layer converts once, see
+// kmeans.py), and never modified. Results cross as NamedTuples built here (PassOutput, RunOutput, StepOutput):
 // read-only attributes, one name per quantity (inertia, j_clust, sq_distances), picklable.
 // Their types: python/mnist_kmeans/_kernel.pyi.
 #include <pybind11/numpy.h>
@@ -25,19 +26,20 @@ using kmeans::index_t;
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style>;
 using DoubleArray = py::array_t<double, py::array::c_style>;
 
 // A C-contiguous array of the given dtype and ndim, or a ValueError/TypeError naming `what`.
 template <typename T>
-py::array_t<T, py::array::c_style> require(const py::handle& obj, const char* what, int ndim) {
+py::array_t<T, py::array::c_style> require(const py::handle& obj, const char* what, int ndim,
+                                           const char* or_dtype = nullptr) {
     if (!py::isinstance<py::array>(obj)) {
         throw py::type_error(std::string(what) + " must be a numpy array");
     }
     auto arr = py::reinterpret_borrow<py::array>(obj);
     if (!py::isinstance<py::array_t<T>>(arr)) {  // equivalent dtype (identity can differ after pickling)
         throw py::type_error(std::string(what) + " must have dtype " +
-                             std::string(py::str(py::dtype::of<T>())) + ", got " +
+                             std::string(py::str(py::dtype::of<T>())) +
+                             (or_dtype ? std::string(" or ") + or_dtype : std::string()) + ", got " +
                              std::string(py::str(arr.dtype())));
     }
     if (arr.ndim() != ndim) {
@@ -50,16 +52,24 @@ py::array_t<T, py::array::c_style> require(const py::handle& obj, const char* wh
     return py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(arr);
 }
 
+// True when obj is a float64 array: the kernel then runs in float64 (T = double).
+bool is_float64(const py::handle& obj) {
+    return py::isinstance<py::array>(obj) && py::isinstance<py::array_t<double>>(obj);
+}
+
+// X and centers of the same dtype T (float or double), and the weights.
+template <typename T>
 struct Problem {
-    FloatArray X, centers;
+    py::array_t<T, py::array::c_style> X, centers;
     index_t n, d, k;
     const double* weights = nullptr;
     py::object weights_keepalive;
 };
 
-Problem check(const py::handle& X_obj, const py::handle& centers_obj, const py::handle& w_obj) {
-    Problem p{require<float>(X_obj, "X", 2), require<float>(centers_obj, "centers", 2), 0, 0, 0,
-              nullptr, py::none()};
+template <typename T>
+Problem<T> check(const py::handle& X_obj, const py::handle& centers_obj, const py::handle& w_obj) {
+    Problem<T> p{require<T>(X_obj, "X", 2, "float64"), require<T>(centers_obj, "centers", 2), 0,
+                 0, 0, nullptr, py::none()};
     p.n = p.X.shape(0);
     p.d = p.X.shape(1);
     p.k = p.centers.shape(0);
@@ -104,10 +114,11 @@ py::array_t<T> copy_of(const std::vector<T>& v) {
     return py::array_t<T>(static_cast<py::ssize_t>(v.size()), v.data());
 }
 
+template <typename T>
 py::object assign(const py::object& type, const py::handle& X_obj, const py::handle& centers_obj,
                   const py::handle& w_obj, bool accumulate, int n_threads,
                   const py::handle& previous_obj) {
-    Problem p = check(X_obj, centers_obj, w_obj);
+    Problem<T> p = check<T>(X_obj, centers_obj, w_obj);
     const int threads = resolve_threads(n_threads);
     const std::int32_t* previous = nullptr;
     py::object previous_keepalive;
@@ -121,7 +132,7 @@ py::object assign(const py::object& type, const py::handle& X_obj, const py::han
         previous_keepalive = prev;
     }
     py::array_t<std::int32_t> labels(p.n);
-    py::array_t<float> sq_dist(p.n);
+    py::array_t<T> sq_dist(p.n);
     const index_t n_chunks = (p.n + kmeans::kChunkRows - 1) / kmeans::kChunkRows;
     py::array_t<double> chunk_inertia(n_chunks), chunk_j_clust(n_chunks);
     py::object sums = py::none(), weight_sums = py::none();
@@ -156,10 +167,11 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
     throw py::value_error("algorithm must be 'lloyd', 'hamerly', 'yinyang' or 'elkan', got '" + name + "'");
 }
 
+template <typename T>
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
                  const std::string& algorithm, bool record_history) {
-    Problem p = check(X_obj, init_obj, w_obj);
+    Problem<T> p = check<T>(X_obj, init_obj, w_obj);
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (p.k > p.n) throw py::value_error("more centers than rows");
@@ -170,10 +182,10 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     options.algorithm = parse_algorithm(algorithm);
     options.record_history = record_history;
     // The caller's initial centers are copied: they are never modified.
-    FloatArray centers({p.k, p.d});
+    py::array_t<T, py::array::c_style> centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
     py::array_t<std::int32_t> labels(p.n);
-    py::array_t<float> sq_dist(p.n);
+    py::array_t<T> sq_dist(p.n);
     // Called between passes: take the GIL back briefly to let Python see Ctrl-C.
     auto should_stop = []() {
         py::gil_scoped_acquire acquire;
@@ -192,11 +204,12 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
 }
 
 // The candidates a Python caller gives the step: (rows int64, labels int32, weights float64 or
-// None, X float32 (m, d), complete), checked against k and d (a label out of range would be a
-// write out of bounds).
-kmeans::CandidateList candidate_list(const py::handle& obj, index_t k, index_t d,
-                                     std::vector<py::object>& keepalive) {
-    kmeans::CandidateList list;
+// None, X (m, d) of the centers' dtype T, complete), checked against k and d (a label out of
+// range would be a write out of bounds).
+template <typename T>
+kmeans::CandidateListOf<T> candidate_list(const py::handle& obj, index_t k, index_t d,
+                                          std::vector<py::object>& keepalive) {
+    kmeans::CandidateListOf<T> list;
     if (obj.is_none()) {  // none given: a list that cannot serve anything
         list.complete = false;
         return list;
@@ -207,7 +220,7 @@ kmeans::CandidateList candidate_list(const py::handle& obj, index_t k, index_t d
     }
     auto rows = require<std::int64_t>(t[0], "candidate rows", 1);
     auto labels = require<std::int32_t>(t[1], "candidate labels", 1);
-    auto X = require<float>(t[3], "candidate X", 2);
+    auto X = require<T>(t[3], "candidate X", 2);
     const index_t m = rows.shape(0);
     if (labels.shape(0) != m || X.shape(0) != m || X.shape(1) != d) {
         throw py::value_error("candidates: rows, labels and X must have " + std::to_string(m) +
@@ -227,7 +240,7 @@ kmeans::CandidateList candidate_list(const py::handle& obj, index_t k, index_t d
         const double w = weights ? weights[i] : 1.0;
         if (label < 0 || label >= k) throw py::value_error("candidate labels must be in [0, k)");
         if (!(w > 0.0)) throw py::value_error("candidate weights must be > 0");
-        list.rows.push_back(kmeans::Candidate{rows.data()[i], label, w, X.data() + i * d});
+        list.rows.push_back(kmeans::CandidateOf<T>{rows.data()[i], label, w, X.data() + i * d});
     }
     keepalive.push_back(rows);
     keepalive.push_back(labels);
@@ -235,11 +248,12 @@ kmeans::CandidateList candidate_list(const py::handle& obj, index_t k, index_t d
     return list;
 }
 
+template <typename T>
 py::object lloyd_step(const py::object& type, const py::handle& centers_obj,
                       const py::handle& sums_obj, const py::handle& wsum_obj, index_t n_changed,
                       bool relocated_last, int iteration, int max_iter, double tol,
                       const py::object& candidates) {
-    auto centers_in = require<float>(centers_obj, "centers", 2);
+    auto centers_in = require<T>(centers_obj, "centers", 2, "float64");
     auto sums_in = require<double>(sums_obj, "sums", 2);
     auto wsum_in = require<double>(wsum_obj, "weight_sums", 1);
     const index_t k = centers_in.shape(0), d = centers_in.shape(1);
@@ -252,7 +266,7 @@ py::object lloyd_step(const py::object& type, const py::handle& centers_obj,
     if (iteration < 1 || max_iter < 1) throw py::value_error("iteration and max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     // the caller's arrays are copied: never modified
-    FloatArray centers({k, d});
+    py::array_t<T, py::array::c_style> centers({k, d});
     DoubleArray sums({k, d}), weight_sums(k);
     std::copy(centers_in.data(), centers_in.data() + k * d, centers.mutable_data());
     std::copy(sums_in.data(), sums_in.data() + k * d, sums.mutable_data());
@@ -261,9 +275,9 @@ py::object lloyd_step(const py::object& type, const py::handle& centers_obj,
     std::vector<py::object> keepalive;
     auto source = [&](index_t wanted) {
         if (!candidates.is_none() && PyCallable_Check(candidates.ptr())) {
-            return candidate_list(candidates(wanted), k, d, keepalive);
+            return candidate_list<T>(candidates(wanted), k, d, keepalive);
         }
-        return candidate_list(candidates, k, d, keepalive);
+        return candidate_list<T>(candidates, k, d, keepalive);
     };
     const kmeans::StepInput in{k, d, n_changed, relocated_last, iteration, max_iter, tol};
     const kmeans::StepResult step = kmeans::lloyd_step(in, centers.mutable_data(), sums.mutable_data(),
@@ -281,9 +295,10 @@ py::object lloyd_step(const py::object& type, const py::handle& centers_obj,
                 step.candidates_exhausted);
 }
 
+template <typename T>
 py::array_t<std::int64_t> relocation_candidates(const py::handle& sq_obj, const py::handle& w_obj,
                                                 const py::object& limit_obj) {
-    auto sq = require<float>(sq_obj, "sq_distances", 1);
+    auto sq = require<T>(sq_obj, "sq_distances", 1, "float64");
     const index_t n = sq.shape(0);
     const double* weights = nullptr;
     py::object keepalive;
@@ -307,7 +322,7 @@ py::array_t<std::int64_t> relocation_candidates(const py::handle& sq_obj, const 
 }
 
 bool exact_sums(const py::handle& X_obj) {
-    Problem p = check(X_obj, X_obj, py::none());
+    Problem<float> p = check<float>(X_obj, X_obj, py::none());
     py::gil_scoped_release release;
     return kmeans::RowFacts(p.X.data(), p.n, p.d, 1).exact_sums();
 }
@@ -436,7 +451,7 @@ py::object lloyd_sparse(const py::object& type, const py::handle& indptr, const 
 }  // namespace
 
 PYBIND11_MODULE(_kernel, m) {
-    m.doc() = "The k-means kernel (private): passes over float32 rows, in parallel with OpenMP.";
+    m.doc() = "The k-means kernel (private): passes over float32 (or float64) rows, in parallel with OpenMP.";
     const py::object pass_type = named_tuple(
         m, "PassOutput",
         {"labels", "sq_distances", "sums", "weight_sums", "inertia", "j_clust", "chunk_inertia",
@@ -455,7 +470,8 @@ PYBIND11_MODULE(_kernel, m) {
     m.def("assign",
           [pass_type](const py::handle& X, const py::handle& centers, const py::handle& w,
                       bool accumulate, int n_threads, const py::handle& previous) {
-              return assign(pass_type, X, centers, w, accumulate, n_threads, previous);
+              if (is_float64(X)) return assign<double>(pass_type, X, centers, w, accumulate, n_threads, previous);
+              return assign<float>(pass_type, X, centers, w, accumulate, n_threads, previous);
           },
           py::arg("X"), py::arg("centers"), py::arg("sample_weight") = py::none(),
           py::arg("accumulate") = true, py::arg("n_threads") = 0,
@@ -467,24 +483,32 @@ inertia and j_clust; chunk_inertia and chunk_j_clust, each chunk of chunk_rows r
 added in chunk order from 0.0 to give inertia and j_clust bit for bit; n_changed, the rows
 whose label differs from previous_labels (int32), or every row without them. n_threads=0 uses
 the OpenMP default. Inputs must be C-contiguous float32 (sample_weight float64); nothing else
-is checked.)doc");
+is checked. float64 X and centers: computed in float64, sq_distances float64.)doc");
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
                      double tol, int n_threads, const std::string& algorithm, bool record_history) {
-              return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+              if (is_float64(X)) {
+                  return lloyd<double>(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+              }
+              return lloyd<float>(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
-          "bit. record_history=False: empty histories, and lean passes.");
+          "bit. record_history=False: empty histories, and lean passes. float64 X and init:\n"
+          "computed in float64 (every algorithm then runs as Lloyd passes, rows_scored = n).");
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,
                       double tol, const py::object& candidates) {
-              return lloyd_step(step_type, centers, sums, wsum, n_changed, relocated_last,
-                                iteration, max_iter, tol, candidates);
+              if (is_float64(centers)) {
+                  return lloyd_step<double>(step_type, centers, sums, wsum, n_changed, relocated_last,
+                                            iteration, max_iter, tol, candidates);
+              }
+              return lloyd_step<float>(step_type, centers, sums, wsum, n_changed, relocated_last,
+                                       iteration, max_iter, tol, candidates);
           },
           py::arg("centers"), py::arg("sums"), py::arg("weight_sums"), py::arg("n_changed"),
           py::arg("relocated_last"), py::arg("iteration"), py::arg("max_iter"), py::arg("tol"),
@@ -494,8 +518,13 @@ is checked.)doc");
 centers float32 (k, d), the pass's centers; sums float64 (k, d) and weight_sums (k,), the pass's;
 none of them is modified. candidates: None, a tuple (rows int64, labels int32, weights float64
 or None, X float32 (m, d), complete) in priority order, or a callable(wanted) returning one
-(wanted -1: all).)doc");
-    m.def("relocation_candidates", &relocation_candidates, py::arg("sq_distances"),
+(wanted -1: all). float64 centers (and candidate X): float64 new centers.)doc");
+    m.def("relocation_candidates",
+          [](const py::handle& sq, const py::handle& w, const py::object& limit) {
+              return is_float64(sq) ? relocation_candidates<double>(sq, w, limit)
+                                    : relocation_candidates<float>(sq, w, limit);
+          },
+          py::arg("sq_distances"),
           py::arg("sample_weight") = py::none(), py::arg("limit") = py::none(),
           "Indices (int64) of the rows that may take an empty cluster, in priority order\n"
           "(largest sq_distances first, lowest index on ties; sq_distances > 0 and weight > 0):\n"

@@ -178,9 +178,17 @@ CASES = [
         X_only(lambda: with_value(-np.inf, dtype=np.float64)), ValueError, "infinity",
     ),
     Case(
-        "X-beyond-float32", fit(n_clusters=2), X_only(lambda: with_value(1e39, dtype=np.float64)),
-        ValueError, "infinity or a value too large for dtype\\('float32'\\)",
+        # float64 is computed in float64 (1e39 is fine there); long double beyond float64's
+        # range is not (where long double is float64 itself, 1e400 is already inf)
+        "X-beyond-float64", fit(n_clusters=2),
+        X_only(lambda: with_value(np.longdouble("1e400"), dtype=np.longdouble)),
+        ValueError, "infinity or a value too large for dtype\\('float64'\\)",
         ignore=(RuntimeWarning,),
+    ),
+    Case(
+        "X-float64-squares-overflow", fit(n_clusters=2),
+        X_only(lambda: with_value(1e160, dtype=np.float64)), ValueError,
+        "squared distances would overflow float64",
     ),
     Case(
         "X-complex", fit(n_clusters=2), X_only(lambda: data().astype(np.complex64)), ValueError,
@@ -480,8 +488,14 @@ CASES = [
         "n_threads must be a positive integer or None, got -2",
     ),
     Case(
-        "lloyd-X-float64", run_lloyd(), X_init(make_X=lambda: data().astype(np.float64)), TypeError,
-        "X must have dtype float32, got float64",
+        "lloyd-X-int64", run_lloyd(), X_init(make_X=lambda: (data() * 10).astype(np.int64)),
+        TypeError, "X must have dtype float32 or float64, got int64",
+    ),
+    Case(
+        # X decides the dtype: float64 X needs float64 centers (and float32 X float32 ones)
+        "lloyd-X-float64-init-float32", run_lloyd(),
+        X_init(make_X=lambda: data().astype(np.float64)), TypeError,
+        "centers must have dtype float64, got float32",
     ),
     Case(
         "lloyd-X-list", run_lloyd(), X_init(make_X=lambda: data().tolist()), TypeError,
@@ -514,11 +528,11 @@ CASES = [
     # --- _kernel: the private compiled module (checks shapes and dtypes, nothing else) ------
     Case(
         "kernel-X-int32", kernel_assign(), X_centers(make_X=lambda: (data() * 10).astype(np.int32)),
-        TypeError, "X must have dtype float32, got int32",
+        TypeError, "X must have dtype float32 or float64, got int32",
     ),
     Case(
         "kernel-X-big-endian", kernel_assign(), X_centers(make_X=lambda: data().astype(">f4")),
-        TypeError, "X must have dtype float32, got >f4",
+        TypeError, "X must have dtype float32 or float64, got >f4",
     ),
     Case(
         "kernel-X-strided", kernel_assign(), X_centers(make_X=lambda: data()[::2]), ValueError,
@@ -710,11 +724,13 @@ def test_kernel_n_threads_beyond_the_chunks_is_clamped():
 # --- values near float32's limits ----------------------------------------------------------
 
 
-def test_beyond_float32_fit_raises_without_a_runtime_warning():
+def test_beyond_float64_fit_raises_without_a_runtime_warning():
+    # float64 data beyond float32's range are computed in float64 (tests/test_float64.py);
+    # long double beyond float64's range is refused, without an overflow warning on the way
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="too large"):
-            KMeans(2).fit(with_value(1e39, dtype=np.float64))
+            KMeans(2).fit(with_value(np.longdouble("1e400"), dtype=np.longdouble))
 
 
 def test_values_whose_squares_overflow_float32_are_refused():

@@ -403,8 +403,11 @@ def test_bad_step_inputs_raise_clear_errors():
     sums, weight_sums = exact_sums(X, labels, 2)
     cands = relocation_candidates(X, labels, ((X - X[0]) ** 2).sum(1))
     ok = dict(n_changed=1, iteration=1)
-    with pytest.raises(TypeError, match="centers must have dtype float32"):
-        lloyd_step(centers.astype(np.float64), sums, weight_sums, **ok)
+    with pytest.raises(TypeError, match="centers must have dtype float32 or float64, got int64"):
+        lloyd_step(centers.astype(np.int64), sums, weight_sums, **ok)
+    # float64 centers take float64 candidate rows (the step runs in the centers' dtype)
+    with pytest.raises(TypeError, match="candidate X must have dtype float64, got float32"):
+        lloyd_step(centers.astype(np.float64), sums, weight_sums, candidates=cands, **ok)
     with pytest.raises(ValueError, match="shape of centers"):
         lloyd_step(centers, sums[:1], weight_sums, **ok)
     with pytest.raises(ValueError, match="iteration"):

@@ -5,29 +5,26 @@
 #include <vector>
 
 #include "passes.hpp"
+#include "passes64.hpp"
 #include "step.hpp"
 
 namespace kmeans {
+namespace {
 
-RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
-                   float* centers, std::int32_t* labels, float* sq_dist,
-                   const RunOptions& options, const std::function<bool()>& should_stop) {
-    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
-    return run_passes(passes, n, d, k, centers, labels, sq_dist, options, should_stop,
-                      [&](index_t wanted) {
-                          return candidates_of(X, n, d, weights, labels, sq_dist, wanted);
-                      });
-}
-
-RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* centers,
-                    std::int32_t* labels, float* sq_dist, const RunOptions& options,
-                    const std::function<bool()>& should_stop,
-                    const std::function<CandidateList(index_t wanted)>& candidates_of_rows) {
+// The loop, for any pass object (Passes on float32 rows, SparsePasses on CSR rows, Passes64
+// on float64 rows) with its outputs type Out and value type T; candidates(wanted): the
+// relocation candidates of the rows (with the labels and sq_dist of the last pass,
+// refreshed after a lean pass).
+template <class Out, class T, class P, class Candidates>
+RunStats run_loop(P& passes, index_t n, index_t d, index_t k, T* centers,
+                  std::int32_t* labels, T* sq_dist, const RunOptions& options,
+                  const std::function<bool()>& should_stop,
+                  const Candidates& candidates_of_rows) {
     RunStats run;
     std::vector<double> sums(static_cast<size_t>(k * d));
     std::vector<double> weight_sums(static_cast<size_t>(k));
     std::vector<std::int32_t> previous(static_cast<size_t>(n), -1);  // every row changes at first
-    const PassOutputs out{labels, sq_dist, sums.data(), weight_sums.data()};
+    const Out out{labels, sq_dist, sums.data(), weight_sums.data()};
     const bool lean = !options.record_history;
     bool relocated_last = false;
     bool strict = false;  // converged at a fixed point: the last pass's outputs are final
@@ -83,11 +80,43 @@ RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* 
             run.interrupted = true;
             return run;
         }
-        const PassStats pass = passes.plain(centers, PassOutputs{labels, sq_dist});
+        const PassStats pass = passes.plain(centers, Out{labels, sq_dist});
         run.inertia = pass.inertia;
         run.j_clust = pass.j_clust;
     }
     return run;
+}
+
+}  // namespace
+
+RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* centers,
+                    std::int32_t* labels, float* sq_dist, const RunOptions& options,
+                    const std::function<bool()>& should_stop,
+                    const std::function<CandidateList(index_t wanted)>& candidates) {
+    return run_loop<PassOutputs>(passes, n, d, k, centers, labels, sq_dist, options, should_stop,
+                                 candidates);
+}
+
+RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
+                   float* centers, std::int32_t* labels, float* sq_dist,
+                   const RunOptions& options, const std::function<bool()>& should_stop) {
+    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
+    return run_loop<PassOutputs>(passes, n, d, k, centers, labels, sq_dist, options, should_stop,
+                                 [&](index_t wanted) {
+                                     return candidates_of(X, n, d, weights, labels, sq_dist,
+                                                          wanted);
+                                 });
+}
+
+RunStats lloyd_run(const double* X, index_t n, index_t d, index_t k, const double* weights,
+                   double* centers, std::int32_t* labels, double* sq_dist,
+                   const RunOptions& options, const std::function<bool()>& should_stop) {
+    Passes64 passes(X, n, d, weights, k, options.n_threads);
+    return run_loop<PassOutputs64>(passes, n, d, k, centers, labels, sq_dist, options,
+                                   should_stop, [&](index_t wanted) {
+                                       return candidates_of(X, n, d, weights, labels, sq_dist,
+                                                            wanted);
+                                   });
 }
 
 }  // namespace kmeans

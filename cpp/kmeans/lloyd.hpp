@@ -1,4 +1,5 @@
-// Lloyd's k-means on float32 rows: one assignment pass, and a whole run of passes.
+// Lloyd's k-means on float32 rows (and on float64 rows, in float64): one assignment pass, and
+// a whole run of passes.
 //
 // These functions validate nothing: shapes, finiteness, k <= n and non-negative weights are
 // the caller's job (the Python layer checks them once per fit). Every buffer is allocated by
@@ -42,6 +43,12 @@ struct PassStats {
 // objective of one pass over all of them, bit for bit.
 PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers, index_t k,
                       const double* weights, std::int32_t* labels, float* sq_dist,
+                      double* sums, double* weight_sums, int n_threads,
+                      double* chunk_inertia = nullptr, double* chunk_j_clust = nullptr);
+
+// The same pass on float64 rows and centers, computed in float64 (passes64.hpp).
+PassStats assign_pass(const double* X, index_t n, index_t d, const double* centers, index_t k,
+                      const double* weights, std::int32_t* labels, double* sq_dist,
                       double* sums, double* weight_sums, int n_threads,
                       double* chunk_inertia = nullptr, double* chunk_j_clust = nullptr);
 
@@ -99,6 +106,13 @@ struct RunStats {
 // empty). No center is ever NaN.
 RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
                    float* centers, std::int32_t* labels, float* sq_dist,
+                   const RunOptions& options, const std::function<bool()>& should_stop);
+
+// The same run on float64 rows and centers, computed in float64 (passes64.hpp), with the same
+// Lloyd step. options.algorithm is honoured by its results: every algorithm runs as Lloyd
+// passes here (they give Lloyd's results bit for bit); RunStats::rows_scored is n per pass.
+RunStats lloyd_run(const double* X, index_t n, index_t d, index_t k, const double* weights,
+                   double* centers, std::int32_t* labels, double* sq_dist,
                    const RunOptions& options, const std::function<bool()>& should_stop);
 
 }  // namespace kmeans

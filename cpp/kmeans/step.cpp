@@ -4,12 +4,13 @@
 
 namespace kmeans {
 
-bool relocation_candidates(const float* sq_dist, const double* weights, index_t n, index_t limit,
+template <class T>
+bool relocation_candidates(const T* sq_dist, const double* weights, index_t n, index_t limit,
                            std::vector<index_t>& out) {
     out.clear();
     for (index_t i = 0; i < n; ++i) {
         const double w = weights ? weights[i] : 1.0;
-        if (sq_dist[i] > 0.0f && w > 0.0) out.push_back(i);
+        if (sq_dist[i] > T(0) && w > 0.0) out.push_back(i);
     }
     // a strict total order: the first `limit` of a full sort, found in O(n)
     auto before = [sq_dist](index_t a, index_t b) {
@@ -24,14 +25,15 @@ bool relocation_candidates(const float* sq_dist, const double* weights, index_t 
     return complete;
 }
 
-CandidateList candidates_of(const float* X, index_t n, index_t d, const double* weights,
-                            const std::int32_t* labels, const float* sq_dist, index_t limit) {
+template <class T>
+CandidateListOf<T> candidates_of(const T* X, index_t n, index_t d, const double* weights,
+                                 const std::int32_t* labels, const T* sq_dist, index_t limit) {
     std::vector<index_t> rows;
-    CandidateList list;
+    CandidateListOf<T> list;
     list.complete = relocation_candidates(sq_dist, weights, n, limit, rows);
     list.rows.reserve(rows.size());
     for (const index_t i : rows) {
-        list.rows.push_back(Candidate{i, labels[i], weights ? weights[i] : 1.0, X + i * d});
+        list.rows.push_back(CandidateOf<T>{i, labels[i], weights ? weights[i] : 1.0, X + i * d});
     }
     return list;
 }
@@ -41,7 +43,8 @@ namespace {
 // The moves of the empty clusters (in index order) to the first candidates that can leave
 // their clusters, against a copy of the weights; chosen: each move's position in the list.
 // Returns false when the list ran out first (every later empty cluster then finds none).
-bool plan_moves(const std::vector<index_t>& empty, const CandidateList& list,
+template <class T>
+bool plan_moves(const std::vector<index_t>& empty, const CandidateListOf<T>& list,
                 const double* weight_sums, index_t k, std::vector<Move>& moves,
                 std::vector<size_t>& chosen) {
     std::vector<double> weight(weight_sums, weight_sums + k);
@@ -51,7 +54,7 @@ bool plan_moves(const std::vector<index_t>& empty, const CandidateList& list,
     for (const index_t e : empty) {
         bool found = false;
         while (next < list.rows.size() && !found) {
-            const Candidate& c = list.rows[next++];
+            const CandidateOf<T>& c = list.rows[next++];
             if (!(weight[c.label] - c.weight > 0.0)) continue;  // it would empty its own cluster
             weight[c.label] -= c.weight;
             weight[e] = c.weight;
@@ -66,8 +69,9 @@ bool plan_moves(const std::vector<index_t>& empty, const CandidateList& list,
 
 }  // namespace
 
-StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double* weight_sums,
-                      const CandidateSource& candidates) {
+template <class T>
+StepResult lloyd_step(const StepInput& in, T* centers, double* sums, double* weight_sums,
+                      const typename CandidateSourceOf<T>::type& candidates) {
     const index_t k = in.k, d = in.d;
     StepResult step;
     // Same labels as the pass before and no relocation since: the centers are the means of
@@ -81,7 +85,7 @@ StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double*
         if (!(weight_sums[c] > 0.0)) empty.push_back(c);
     }
     if (!empty.empty()) {
-        CandidateList list = candidates(static_cast<index_t>(empty.size()) + k);
+        CandidateListOf<T> list = candidates(static_cast<index_t>(empty.size()) + k);
         std::vector<size_t> chosen;
         bool served = plan_moves(empty, list, weight_sums, k, step.moves, chosen);
         if (!served && !list.complete) {
@@ -95,7 +99,7 @@ StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double*
         }
         // The moves, in order: the row leaves its old cluster's sums and is its new one's.
         for (size_t t = 0; t < step.moves.size(); ++t) {
-            const Candidate& c = list.rows[chosen[t]];
+            const CandidateOf<T>& c = list.rows[chosen[t]];
             const index_t old = step.moves[t].from, e = step.moves[t].to;
             if (c.columns) {
                 // as below: the zero columns leave the old sums as they are and set +0
@@ -119,7 +123,7 @@ StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double*
     for (index_t c = 0; c < k; ++c) {
         if (!(weight_sums[c] > 0.0)) continue;  // still empty: keep its center
         for (index_t j = 0; j < d; ++j) {
-            const float updated = static_cast<float>(sums[c * d + j] / weight_sums[c]);
+            const T updated = static_cast<T>(sums[c * d + j] / weight_sums[c]);
             const double delta = static_cast<double>(updated) - centers[c * d + j];
             shift += delta * delta;
             centers[c * d + j] = updated;
@@ -135,5 +139,19 @@ StepResult lloyd_step(const StepInput& in, float* centers, double* sums, double*
     }
     return step;
 }
+
+template bool relocation_candidates<float>(const float*, const double*, index_t, index_t,
+                                           std::vector<index_t>&);
+template bool relocation_candidates<double>(const double*, const double*, index_t, index_t,
+                                            std::vector<index_t>&);
+template CandidateListOf<float> candidates_of<float>(const float*, index_t, index_t, const double*,
+                                                     const std::int32_t*, const float*, index_t);
+template CandidateListOf<double> candidates_of<double>(const double*, index_t, index_t,
+                                                       const double*, const std::int32_t*,
+                                                       const double*, index_t);
+template StepResult lloyd_step<float>(const StepInput&, float*, double*, double*,
+                                      const CandidateSourceOf<float>::type&);
+template StepResult lloyd_step<double>(const StepInput&, double*, double*, double*,
+                                       const CandidateSourceOf<double>::type&);
 
 }  // namespace kmeans

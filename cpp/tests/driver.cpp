@@ -21,7 +21,10 @@
 //     and of calls nested inside an outer OpenMP parallel region;
 //   * the step: a loop of assign_pass + lloyd_step gives lloyd_run's results bit for bit (the
 //     per-chunk objectives, added in order, give the pass's); truncated candidate lists report
-//     exhaustion and change nothing; the candidates are a prefix of the full order.
+//     exhaustion and change nothing; the candidates are a prefix of the full order;
+//   * the float64 path on every case, its data widened to double (checks64.cpp): the same
+//     checks against a double brute force, threads, algorithms, the step loop, and the
+//     baseline copy of its kernel against the AVX2 one.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -145,6 +148,7 @@ void run_case(Problem p) {
     test_lloyd(p);
     test_step_loop(p);
     test_sparse(p);
+    test_f64(p);
 }
 
 void edge_cases() {
@@ -292,6 +296,7 @@ void unchecked_inputs() {
             for (std::int32_t L : r.labels) in_range = in_range && L >= 0 && L < p.k;
             check(in_range, "lloyd_run: a label is out of range or n_iter is wrong");
         }
+        test_f64_unchecked(p);
     }
 }
 

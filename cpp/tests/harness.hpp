@@ -226,5 +226,7 @@ void test_step_loop(const Problem& p);  // assign_pass + lloyd_step == lloyd_run
 void step_rules();                    // relocation candidates and exhaustion
 void test_sparse(const Problem& p);   // the sparse pass and run against the dense ones
 void sparse_csr_checks();             // check_csr on malformed CSR structures
+void test_f64(const Problem& p);      // the float64 path on the same data (checks64.cpp)
+void test_f64_unchecked(const Problem& p);  // the float64 path on input the callers refuse
 
 }  // namespace kmeans_test

@@ -20,6 +20,7 @@ _EXPORTS = {
     "assign_pass": "kmeans",
     "initial_centers": "initialization",
     "as_float32_rows": "_validation",
+    "as_float_rows": "_validation",
     "read_idx": "idx",
     "write_idx": "idx",
     "IDXError": "idx",

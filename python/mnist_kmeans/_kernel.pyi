@@ -1,7 +1,8 @@
 """Type stub of the compiled kernel (cpp/bindings.cpp). Private: use mnist_kmeans.kmeans.
 
-Inputs must be C-contiguous float32 (X, centers) and float64 (sample_weight, sums); the kernel
-checks dtypes and shapes only, never modifies its inputs, and returns NamedTuples.
+Inputs must be C-contiguous float32 (X, centers), or float64 for both (then computed in float64:
+distances and centers come back float64), and float64 (sample_weight, sums); the kernel checks
+dtypes and shapes only, never modifies its inputs, and returns NamedTuples.
 """
 
 from collections.abc import Callable
@@ -14,7 +15,7 @@ unit_centers: int  # centers per unit of Yinyang's bounds (16)
 
 class PassOutput(NamedTuple):
     labels: np.ndarray  # (n,) int32
-    sq_distances: np.ndarray  # (n,) float32
+    sq_distances: np.ndarray  # (n,) X's dtype (float32 or float64)
     sums: np.ndarray | None  # (k, d) float64, None unless accumulate
     weight_sums: np.ndarray | None  # (k,) float64, None unless accumulate
     inertia: float
@@ -24,9 +25,9 @@ class PassOutput(NamedTuple):
     n_changed: int  # rows whose label differs from previous_labels (n without them)
 
 class RunOutput(NamedTuple):
-    centers: np.ndarray  # (k, d) float32
+    centers: np.ndarray  # (k, d) X's dtype (float32 or float64)
     labels: np.ndarray  # (n,) int32
-    sq_distances: np.ndarray  # (n,) float32
+    sq_distances: np.ndarray  # (n,) X's dtype
     inertia_history: np.ndarray  # (n_iter,) float64, empty without record_history
     j_clust_history: np.ndarray  # (n_iter,) float64, empty without record_history
     inertia: float
@@ -37,7 +38,7 @@ class RunOutput(NamedTuple):
     rows_scored: np.ndarray  # (n_iter,) int64
 
 class StepOutput(NamedTuple):
-    centers: np.ndarray  # (k, d) float32
+    centers: np.ndarray  # (k, d) the given centers' dtype (float32 or float64)
     sums: np.ndarray  # (k, d) float64, after the relocations
     weight_sums: np.ndarray  # (k,) float64, after the relocations
     shift: float
@@ -49,7 +50,7 @@ class StepOutput(NamedTuple):
     final_pass: bool
     candidates_exhausted: bool
 
-# (rows int64, labels int32, weights float64 or None, X float32 (m, d), complete)
+# (rows int64, labels int32, weights float64 or None, X (m, d) of the centers' dtype, complete)
 _CandidateTuple = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, bool]
 
 def assign(

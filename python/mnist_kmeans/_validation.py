@@ -22,13 +22,17 @@ import numpy as np
 __all__ = [
     "NotAnIntegerError",
     "as_float32_rows",
+    "as_float_rows",
     "check_enough_weighted_samples",
+    "check_float_range",
     "check_init_centers",
     "check_n_clusters",
     "check_numeric_kind",
     "check_positive_int",
     "check_sample_weight",
     "check_vector",
+    "kernel_dtype",
+    "kernel_dtype_of",
     "read_only_arrays",
 ]
 
@@ -77,6 +81,38 @@ def check_numeric_kind(arr: Any, name: str) -> None:
         raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}")
 
 
+def kernel_dtype(dtype: Any) -> np.dtype:
+    """The dtype the kernel computes in for input of this dtype: float64 or float32.
+
+    float64 (and wider floats) and integers wider than 16 bits (int32, int64, uint32, uint64),
+    and object arrays, give float64, as scikit-learn computes them: their values need not be
+    exact in float32 (integers beyond 2**24). Everything that float32 holds exactly gives
+    float32, the fast path: float32, float16, bool and 8- and 16-bit integers (MNIST's uint8
+    pixels).
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "O" or (dtype.kind == "f" and dtype.itemsize >= 8):
+        return np.dtype(np.float64)
+    if dtype.kind in "iu" and dtype.itemsize > 2:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def kernel_dtype_of(X: Any) -> np.dtype:
+    """:func:`kernel_dtype` of an array-like, without converting it when it has a dtype (an
+    ndarray, a pandas DataFrame or Series); other input (lists) is looked at as NumPy would
+    convert it."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and hasattr(X, "dtypes"):  # a pandas DataFrame: its columns' common type
+        try:
+            dtype = np.result_type(*X.dtypes)
+        except TypeError:  # pandas extension dtypes: as NumPy converts them
+            dtype = None
+    if not isinstance(dtype, np.dtype):
+        dtype = np.asarray(X).dtype
+    return kernel_dtype(dtype)
+
+
 def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
     """Validate a data matrix and return it as C-contiguous float32 rows.
 
@@ -85,7 +121,22 @@ def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
     wrong number of dimensions, empty data or NaN/infinite values (also values that overflow
     float32).
     """
-    if isinstance(X, np.ndarray) and X.dtype == np.float32 and X.flags.c_contiguous:
+    return as_float_rows(X, name=name, dtype=np.float32)
+
+
+def as_float_rows(X: Any, *, name: str = "X", dtype: Any = None) -> np.ndarray:
+    """Validate a data matrix and return it as C-contiguous rows of the kernel's dtype.
+
+    ``dtype``: float32 or float64; None: :func:`kernel_dtype` of X's dtype (float64 input stays
+    float64, integer pixels become float32). No copy is made when X is already a C-contiguous
+    array of that dtype; no float64 copy is ever made of float32 data. Errors as
+    :func:`as_float32_rows` (values that overflow the dtype included).
+    """
+    if dtype is None:
+        check_numeric_kind(X, name)
+        dtype = kernel_dtype_of(X)
+    dtype = np.dtype(dtype)
+    if isinstance(X, np.ndarray) and X.dtype == dtype and X.flags.c_contiguous:
         arr = X
     else:
         arr = np.asarray(X)
@@ -105,27 +156,32 @@ def as_float32_rows(X: Any, *, name: str = "X") -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf: caught below
-        out = np.ascontiguousarray(arr, dtype=np.float32)
-    check_float32_range(out, name=name)
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    check_float_range(out, name=name)
     return out
 
 
-def check_float32_range(X: np.ndarray, *, name: str = "X") -> None:
-    """Refuse NaN, infinity, and values whose squared distances would overflow float32.
+def check_float_range(X: np.ndarray, *, name: str = "X") -> None:
+    """Refuse NaN, infinity, and values whose squared distances would overflow X's dtype.
 
-    ``X`` must be a 2-D float32 array (the kernel sums squared differences in float32).
+    ``X`` must be a 2-D float32 or float64 array (the kernel sums squared differences in it).
     """
     # min and max propagate NaN and expose inf without a temporary of X's size
     low, high = X.min(), X.max()
+    kind = X.dtype.name
     if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(f"{name} contains NaN or infinity (or values too large for float32)")
-    limit = np.sqrt(np.finfo(np.float32).max / (4.0 * X.shape[1]))
+        raise ValueError(f"{name} contains NaN or infinity (or values too large for {kind})")
+    limit = np.sqrt(np.finfo(X.dtype).max / (4.0 * X.shape[1]))
     largest = max(abs(float(low)), abs(float(high)))
     if largest > limit:
         raise ValueError(
             f"{name} has values up to {largest:.3g}, too large: squared distances would overflow "
-            f"float32 (limit {limit:.3g} for {X.shape[1]} features); rescale the data"
+            f"{kind} (limit {limit:.3g} for {X.shape[1]} features); rescale the data"
         )
+
+
+#: The former name of :func:`check_float_range` (float32 was then the only dtype).
+check_float32_range = check_float_range
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
@@ -162,15 +218,16 @@ def check_enough_weighted_samples(sample_weight: np.ndarray | None, n_clusters: 
 
 
 def check_init_centers(
-    init: Any, n_clusters: int, n_features: int, *, name: str = "init"
+    init: Any, n_clusters: int, n_features: int, *, name: str = "init", dtype: Any = np.float32
 ) -> np.ndarray:
-    """A user's initial centers as float32 of shape (n_clusters, n_features), never the user's
-    own array (a copy when no conversion was needed).
+    """A user's initial centers as ``dtype`` (X's: float32 or float64) of shape
+    (n_clusters, n_features), never the user's own array (a copy when no conversion was
+    needed).
 
     ``name`` says in the messages where the centers came from (an ``init`` array, or the
     array an ``init`` callable returned). The shape message starts as scikit-learn's does.
     """
-    centers = as_float32_rows(init, name=name)
+    centers = as_float_rows(init, name=name, dtype=dtype)
     if centers.shape != (n_clusters, n_features):
         what = (
             f"the number of clusters {n_clusters}"

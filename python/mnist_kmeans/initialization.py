@@ -30,7 +30,7 @@ from ._sparse import (
     take_rows,
 )
 from ._validation import (
-    as_float32_rows,
+    as_float_rows,
     check_enough_weighted_samples,
     check_init_centers,
     check_n_clusters,
@@ -69,14 +69,17 @@ def initial_centers(
     random_state: int | np.random.RandomState | None = None,
     sample_weight: Any = None,
 ) -> np.ndarray:
-    """Initial centers, ndarray of shape (n_clusters, n_features), float32.
+    """Initial centers, ndarray of shape (n_clusters, n_features), float32 or float64.
+
+    float64 for float64 X (the dtype the kernel computes X in, see
+    :func:`~mnist_kmeans._validation.kernel_dtype`), float32 otherwise.
 
     Parameters
     ----------
     X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
-        The data (validated and converted as by :func:`~mnist_kmeans.kmeans.as_float32_rows`;
-        no copy when already C-contiguous float32; sparse X as by ``KMeans.fit``, never made
-        dense).
+        The data (validated and converted as by :func:`~mnist_kmeans.kmeans.as_float_rows`;
+        no copy when already C-contiguous float32 or float64; sparse X as by ``KMeans.fit``,
+        float32 CSR, never made dense).
     n_clusters : int
         Number of centers, ``1 <= n_clusters <= n_samples``.
     init : {'random', 'k-means++'}, callable or array-like of shape (n_clusters, n_features)
@@ -97,13 +100,13 @@ def initial_centers(
             raise ValueError(f"X is empty: shape {X.shape}")
         check_csr_values(X)
     else:
-        X = as_float32_rows(X)
+        X = as_float_rows(X)
     n_samples, n_features = X.shape
     n_clusters = check_n_clusters(n_clusters, n_samples)
     if callable(init):
         return choose_centers(X, n_clusters, init, check_random_state(random_state))
     if not isinstance(init, str):
-        return check_init_centers(init, n_clusters, n_features)
+        return check_init_centers(init, n_clusters, n_features, dtype=X.dtype)
     init = check_init_method(init)
     weights = check_sample_weight(sample_weight, n_samples)
     check_enough_weighted_samples(weights, n_clusters)
@@ -119,10 +122,11 @@ def choose_centers(
 ) -> np.ndarray:
     """:func:`initial_centers` for validated input (not checked here).
 
-    X must be C-contiguous float32 rows, ``init`` one of :data:`INIT_METHODS` or a callable,
-    ``n_clusters`` at most the number of rows of positive weight (for a name), and
-    ``sample_weight`` None or non-negative float64 with a positive sum. What a callable returns
-    is the one thing checked here (the user's code): shape, numbers, finiteness.
+    X must be C-contiguous float32 or float64 rows (the centers get its dtype) or float32 CSR,
+    ``init`` one of :data:`INIT_METHODS` or a callable, ``n_clusters`` at most the number of
+    rows of positive weight (for a name), and ``sample_weight`` None or non-negative float64
+    with a positive sum. What a callable returns is the one thing checked here (the user's
+    code): shape, numbers, finiteness.
     """
     if callable(init):
         # the callable may not change the data the fit runs on: it gets read-only views
@@ -135,7 +139,8 @@ def choose_centers(
             view.flags.writeable = False
         centers = init(view, n_clusters, random_state=rng)
         return check_init_centers(
-            centers, n_clusters, X.shape[1], name="the array returned by the init callable"
+            centers, n_clusters, X.shape[1], name="the array returned by the init callable",
+            dtype=X.dtype,
         )
     n_samples = X.shape[0]
     p = None if sample_weight is None else sample_weight / sample_weight.sum()

@@ -1,14 +1,16 @@
 """The k-means estimator, scikit-learn style, on top of the C++ kernel.
 
 Data handling, once per fit: X is validated (2-D, not empty, numeric, finite) and converted to
-C-contiguous float32 rows. A float32 C-contiguous array is used as it is (no copy); integer,
-float64 or non-contiguous input is converted once, into a new array. User arrays (X, init,
-sample_weight) are never modified.
+C-contiguous rows of the dtype the kernel computes in (:func:`kernel_dtype`): float64 input
+(and integers wider than 16 bits) in float64, everything else (float32, 8- and 16-bit integer
+pixels) in float32, the fast path. A C-contiguous array of that dtype is used as it is (no
+copy; float32 is never widened to float64); other input is converted once, into a new array.
+User arrays (X, init, sample_weight) are never modified.
 
 Layers:
 
-* :func:`as_float32_rows` (from :mod:`mnist_kmeans._validation`) - validation and the one
-  conversion;
+* :func:`as_float_rows` (from :mod:`mnist_kmeans._validation`) - validation and the one
+  conversion (:func:`as_float32_rows` for float32 always);
 * :func:`initial_centers` (from :mod:`mnist_kmeans.initialization`) - 'random', greedy
   'k-means++', a callable, or a given array;
 * :func:`lloyd` - one run of Lloyd's algorithm in the kernel, from given centers, returning a
@@ -47,11 +49,14 @@ from . import _kernel, _sparse
 from ._validation import (
     check_numeric_kind,
     as_float32_rows,
+    as_float_rows,
     check_enough_weighted_samples,
-    check_float32_range,
+    check_float_range,
     check_init_centers,
     check_n_clusters,
     check_sample_weight,
+    kernel_dtype,
+    kernel_dtype_of,
 )
 from .initialization import INIT_METHODS, initial_centers
 from .restarts import RestartSummary, run_restarts, seed_entropy
@@ -77,7 +82,9 @@ __all__ = [
     "relocation_candidates",
     "sum_in_order",
     "as_float32_rows",
+    "as_float_rows",
     "check_sample_weight",
+    "kernel_dtype",
     "initial_centers",
     "lloyd",
     "lloyd_by_pass",
@@ -91,9 +98,9 @@ class RunResult:
 
     Attributes
     ----------
-    centers : ndarray of shape (n_clusters, n_features), float32
+    centers : ndarray of shape (n_clusters, n_features), float32 or float64 (X's dtype)
     labels : ndarray of shape (n_samples,), int32
-    sq_distances : ndarray of shape (n_samples,), float32
+    sq_distances : ndarray of shape (n_samples,), float32 or float64 (X's dtype)
         Squared distance of each row to its center.
     inertia_history : ndarray of shape (n_iter,), float64
         Sum of (weighted) squared distances after each assignment step (empty when the run
@@ -109,7 +116,7 @@ class RunResult:
         False when max_iter was reached first.
     n_relocated : int
         Empty clusters moved to the farthest point during the run.
-    init_centers : ndarray of shape (n_clusters, n_features), float32
+    init_centers : ndarray of shape (n_clusters, n_features), X's dtype
         The centers the run started from.
     rows_scored : ndarray of shape (n_iter,), int64, or None
         Rows scored against every center in each pass (all of them for 'lloyd'; 'hamerly'
@@ -164,7 +171,7 @@ class PassResult:
     Attributes
     ----------
     labels : ndarray of shape (n_samples,), int32
-    sq_distances : ndarray of shape (n_samples,), float32
+    sq_distances : ndarray of shape (n_samples,), X's dtype (float32 or float64)
     sums : ndarray of shape (n_clusters, n_features), float64
         Weighted sum of the rows of each cluster.
     weight_sums : ndarray of shape (n_clusters,), float64
@@ -202,8 +209,8 @@ def assign_pass(
 ) -> PassResult:
     """One pass of the kernel over X: nearest centers and per-cluster sums.
 
-    X must come from :func:`as_float32_rows` and centers be float32 of shape
-    (n_clusters, n_features). Summing ``sums`` and ``weight_sums`` over the chunks of a larger
+    X must come from :func:`as_float_rows` (float32 or float64) and centers have X's dtype and
+    shape (n_clusters, n_features); float64 is computed in float64. Summing ``sums`` and ``weight_sums`` over the chunks of a larger
     array and dividing gives the next centers of a Lloyd iteration over the whole array (or
     pass them to :func:`lloyd_step`). ``previous_labels`` (int32, one per row): count in
     ``n_changed`` the rows whose label differs from them.
@@ -274,8 +281,9 @@ def lloyd(
 ) -> RunResult:
     """One run of Lloyd's algorithm in the C++ kernel.
 
-    X must come from :func:`as_float32_rows` (finiteness is not checked again) and
-    init_centers must be float32 of shape (n_clusters, n_features); neither is modified.
+    X must come from :func:`as_float_rows` (finiteness is not checked again) and
+    init_centers must have X's dtype (float32 or float64) and shape (n_clusters, n_features);
+    neither is modified. float64 X is computed in float64 (centers and distances float64).
     ``tol`` is absolute here (see :func:`absolute_tolerance`); 0 runs until no label changes
     or no center moves (scikit-learn's rule).
     Ctrl-C interrupts the run between passes with KeyboardInterrupt.
@@ -294,6 +302,10 @@ def lloyd(
       64 MiB), else 'hamerly'.
 
     'yinyang' and 'elkan' are refused (ValueError) when their bounds would exceed 2 GiB.
+
+    On float64 X every algorithm runs as 'lloyd' passes (the float64 kernel has no bounds):
+    the results are those of the algorithm asked for, since they are the same bit for bit, and
+    ``rows_scored`` is n_samples in every pass.
 
     ``record_history=False`` leaves the per-iteration histories empty. The bounded algorithms
     can then skip the rows their bounds settle without reading them at all (when cluster sums
@@ -489,12 +501,13 @@ default='k-means++'
         this parameter. (:func:`mnist_kmeans.study.run_study` records the histories it plots.)
     copy_x : bool, default=True
         Accepted for compatibility with scikit-learn and has no effect: X is never modified
-        (scikit-learn may centre X in place when copy_x=False; we always work on a float32
+        (scikit-learn may centre X in place when copy_x=False; we always work on a converted
         copy or a read-only view).
 
     Attributes
     ----------
-    cluster_centers_ : ndarray of shape (n_clusters, n_features), float32
+    cluster_centers_ : ndarray of shape (n_clusters, n_features), float32 or float64
+        float64 when the fit computed in float64 (see Notes), float32 otherwise.
     labels_ : ndarray of shape (n_samples,), int32
     inertia_ : float
         Sum of (weighted) squared distances of the rows to their centers.
@@ -506,8 +519,8 @@ default='k-means++'
         Inertia after each assignment pass of the kept run (only with ``record_history=True``).
     j_clust_history_ : ndarray of shape (n_iter_,)
         J_clust likewise (only with ``record_history=True``).
-    sq_distances_ : ndarray of shape (n_samples,), float32
-        Squared distance of each training row to its center.
+    sq_distances_ : ndarray of shape (n_samples,), float32 or float64
+        Squared distance of each training row to its center (the dtype of cluster_centers_).
     restarts_ : list of RestartSummary
         Every restart: seed, final inertia and J_clust, iterations, convergence, relocations,
         wall time.
@@ -524,12 +537,31 @@ default='k-means++'
 
     Notes
     -----
-    Data are converted once to float32 (distances in float32, sums and objectives in
-    float64). Empty clusters are moved to the row farthest from its center.
+    What each dtype of X gets (converted once; no copy when X is already C-contiguous in
+    that dtype):
 
-    Sparse X (SciPy CSR, or CSC, COO, ... converted to CSR once) is never made dense; on the
+    * float64 (and object arrays, Python floats, integers wider than 16 bits: int32, int64,
+      uint32, uint64) is computed in float64, as scikit-learn does: ``cluster_centers_``,
+      ``sq_distances_`` and ``transform`` are float64. Every ``algorithm`` then runs as Lloyd
+      passes (same results: the algorithms agree bit for bit).
+    * float32, float16, bool and 8- and 16-bit integers (MNIST's uint8 pixels), which float32
+      holds exactly, are computed in float32 (distances in float32, sums and objectives in
+      float64), the fast path: ``cluster_centers_`` is float32. scikit-learn computes
+      integers of every width in float64; the uint8 pixels this package is made for keep
+      the float32 kernel here (their sums are exact either way).
+
+    ``predict``, ``score`` and ``fit_predict`` on data of another dtype than the fit's compute
+    in the new data's dtype, with the centers converted to it (float32 centers widen exactly;
+    float64 centers are rounded to float32 for float32 data); X is never converted to the
+    fit's dtype. ``transform`` returns float64 when X or the centers are float64, as
+    scikit-learn's ``euclidean_distances``. (scikit-learn 1.9 raises for predict and score
+    with mixed dtypes.)
+
+    Empty clusters are moved to the row farthest from its center.
+
+    Sparse X (SciPy CSR; computed in float32 whatever its dtype, or CSC, COO, ... converted to CSR once) is never made dense; on the
     same data it gives the labels, ``n_iter_`` and centers of dense X, with inertia and
-    distances within float32 rounding. Unsorted or duplicate indices are sorted and summed on
+    distances within float32 rounding (float32 centers). Unsorted or duplicate indices are sorted and summed on
     a copy (scikit-learn keeps them). Every ``algorithm`` runs Lloyd passes on sparse X. See
     :mod:`mnist_kmeans._sparse`.
     """
@@ -600,10 +632,14 @@ default='k-means++'
             X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, reset=reset)
             _sparse.check_csr_values(X)
             return X
-        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf, refused there
-            X = validate_data(self, X, dtype=np.float32, order="C", reset=reset)
-        # validate_data refused NaN and inf; the float32 limit of the squared distances is ours
-        check_float32_range(X)
+        if not hasattr(X, "dtype") and not hasattr(X, "dtypes"):
+            X = np.asarray(X)  # a list: converted once, its dtype decides the kernel's
+        # float64 in float64, integer pixels in float32 (see the class Notes)
+        dtype = kernel_dtype_of(X)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused there
+            X = validate_data(self, X, dtype=dtype, order="C", reset=reset)
+        # validate_data refused NaN and inf; the limit of the squared distances is ours
+        check_float_range(X)
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -640,7 +676,7 @@ default='k-means++'
         elif callable(init):  # scikit-learn's default for a callable: 10 restarts
             n_init = 10 if self.n_init == "auto" else self.n_init
         else:
-            init = check_init_centers(init, n_clusters, n_features)
+            init = check_init_centers(init, n_clusters, n_features, dtype=X.dtype)
             if self.n_init != "auto" and self.n_init != 1:
                 # as scikit-learn: one given start cannot be restarted, say so rather than ignore
                 warnings.warn(
@@ -706,10 +742,13 @@ default='k-means++'
         X = self._validate_X(X, reset=False)
         weights = check_sample_weight(sample_weight, X.shape[0])
         threads = _resolve_threads(self.n_threads)
-        if _sparse.issparse(X):
-            out = _sparse.assign_csr(X, self.cluster_centers_, weights, False, threads)
+        if _sparse.issparse(X):  # float32 CSR: float32 centers (a k x d conversion at most)
+            centers = np.ascontiguousarray(self.cluster_centers_, dtype=np.float32)
+            out = _sparse.assign_csr(X, centers, weights, False, threads)
         else:
-            out = _kernel.assign(X, self.cluster_centers_, weights, False, threads)
+            # computed in X's dtype: centers of another dtype are converted (k x d), X never
+            centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+            out = _kernel.assign(X, centers, weights, False, threads)
         return out.labels, out.sq_distances, out.inertia
 
     def predict(self, X: Any) -> np.ndarray:
@@ -717,7 +756,11 @@ default='k-means++'
         return self._assign(X)[0]
 
     def transform(self, X: Any) -> np.ndarray:
-        """Distances to every center, ndarray of shape (n_samples, n_clusters)."""
+        """Distances to every center, ndarray of shape (n_samples, n_clusters).
+
+        float64 when X (as converted, see the class Notes) or the centers are float64, float32
+        otherwise (scikit-learn's ``euclidean_distances``).
+        """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         return euclidean_distances(X, self.cluster_centers_)

@@ -1,7 +1,10 @@
 """A readable pure-NumPy k-means in float64: the oracle the C++ kernel is tested against.
 
 Same semantics as the kernel (see ``cpp/kmeans/step.hpp``), written for clarity rather than
-speed:
+speed. Distances, sums and means are computed in float64 for both of the kernel's dtypes;
+``dtype`` (of :func:`update` and :func:`kmeans`) is the dtype the new centers are stored in:
+float64 follows the float64 kernel (the mean itself), float32 the float32 kernel (the mean
+rounded to float32 after every update).
 
 * assignment: each row goes to its nearest center; ties go to the lowest center index;
 * update: each center becomes the weighted mean of its rows;
@@ -27,7 +30,7 @@ __all__ = ["ReferenceResult", "assign", "update", "kmeans"]
 class ReferenceResult:
     """Outcome of :func:`kmeans`; histories have one entry per iteration."""
 
-    centers: np.ndarray  # (k, d) float64
+    centers: np.ndarray  # (k, d) of the run's dtype (float64 by default)
     labels: np.ndarray  # (n,) int64
     sq_distances: np.ndarray  # (n,) float64
     objective_history: np.ndarray  # sum of w * squared distance after each assignment
@@ -60,10 +63,13 @@ def update(
     centers: np.ndarray,
     sq_distances: np.ndarray,
     sample_weight: np.ndarray | None = None,
+    dtype: type = np.float64,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """New centers after one assignment, relocating empty clusters.
 
-    Returns (new centers, labels after relocation, number of relocated clusters).
+    Returns (new centers, labels after relocation, number of relocated clusters). The new
+    centers are the float64 means rounded to ``dtype`` (float64: not rounded); a cluster that
+    stays empty keeps its center (converted to ``dtype``).
     """
     X = np.asarray(X, dtype=np.float64)
     n, k = len(X), len(centers)
@@ -98,7 +104,7 @@ def update(
     new_centers = np.array(centers, dtype=np.float64, copy=True)
     filled = weight > 0
     new_centers[filled] = sums[filled] / weight[filled, None]
-    return new_centers, labels, n_relocated
+    return new_centers.astype(dtype), labels, n_relocated
 
 
 def kmeans(
@@ -108,11 +114,17 @@ def kmeans(
     sample_weight: np.ndarray | None = None,
     max_iter: int = 300,
     tol: float = 0.0,
+    dtype: type = np.float64,
 ) -> ReferenceResult:
-    """Lloyd's algorithm from the given initial centers, all in float64."""
+    """Lloyd's algorithm from the given initial centers, computed in float64.
+
+    ``dtype``: the centers' dtype, as in :func:`update` (np.float32 models the float32 kernel,
+    whose centers are rounded to float32 after every update, np.float64 the float64 kernel);
+    the initial centers are converted to it and the shift is computed in float64.
+    """
     X = np.asarray(X, dtype=np.float64)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    centers = np.array(init, dtype=np.float64, copy=True)
+    centers = np.array(init, dtype=dtype, copy=True)
     previous = None
     relocated_last = False
     objectives, j_clust = [], []
@@ -126,10 +138,10 @@ def kmeans(
         if not relocated_last and previous is not None and np.array_equal(labels, previous):
             converged = strict = True
             break
-        new_centers, labels, moved = update(X, labels, centers, d2, w)
+        new_centers, labels, moved = update(X, labels, centers, d2, w, dtype=dtype)
         n_relocated += moved
         relocated_last = moved > 0
-        shift = float(((new_centers - centers) ** 2).sum())
+        shift = float(((new_centers.astype(np.float64) - centers.astype(np.float64)) ** 2).sum())
         centers = new_centers
         previous = labels
         if shift <= tol:  # at tol = 0: no center moved

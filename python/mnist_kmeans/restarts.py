@@ -193,7 +193,7 @@ def run_restarts(
         data and the Lloyd parameters (e.g. ``functools.partial`` of
         :func:`~mnist_kmeans.kmeans.lloyd`).
     X : ndarray of shape (n_samples, n_features)
-        C-contiguous float32 rows, for the initial centers.
+        C-contiguous float32 or float64 rows, for the initial centers.
     n_clusters : int
         At most the number of rows of positive weight.
     n_restarts : int
@@ -202,7 +202,7 @@ def run_restarts(
         How each restart's centers are chosen, from its seed: a name, or a callable called as
         ``init(X, n_clusters, random_state=np.random.RandomState(seed))`` once per restart
         (scikit-learn's signature; its result is validated, see
-        :func:`~mnist_kmeans.initialization.choose_centers`). An array (float32, validated) is
+        :func:`~mnist_kmeans.initialization.choose_centers`). An array (X's dtype, validated) is
         used as it is, and the restart's seed is None.
     entropy : int
         From :func:`seed_entropy`.

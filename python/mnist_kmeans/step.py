@@ -77,9 +77,9 @@ class RelocationCandidates:
         Each row's cluster in the pass.
     weights : ndarray of shape (m,), float64, or None
         Each row's weight (None: all 1).
-    X : ndarray of shape (m, n_features), float32
+    X : ndarray of shape (m, n_features), float32 or float64 (the pass's X)
         The rows themselves.
-    sq_distances : ndarray of shape (m,), float32
+    sq_distances : ndarray of shape (m,), float32 or float64 (X's dtype)
         Each row's squared distance to its center (the priority; used when merging).
     complete : bool
         True when every eligible row is listed; False when the list is the first m of them
@@ -109,7 +109,8 @@ def relocation_candidates(
     the number of empty clusters plus n_clusters of them, unless float weights make it skip
     more: it then reports ``candidates_exhausted``); None: all of them. ``first_row``: the
     global index of X's first row, for a block of a larger array. X must come from
-    :func:`as_float32_rows`; labels and sq_distances from the pass (int32, float32).
+    :func:`as_float_rows` (float32 or float64); labels and sq_distances from the pass (int32,
+    X's dtype).
     """
     order = _kernel.relocation_candidates(sq_distances, sample_weight, limit)
     weights = None if sample_weight is None else sample_weight[order]
@@ -163,7 +164,7 @@ class StepResult:
 
     Attributes
     ----------
-    centers : ndarray of shape (n_clusters, n_features), float32
+    centers : ndarray of shape (n_clusters, n_features), float32 or float64
         The new centers (the given ones when ``converged`` at a fixed point, or when
         ``candidates_exhausted``).
     sums : ndarray of shape (n_clusters, n_features), float64
@@ -226,7 +227,7 @@ def lloyd_step(
 
     Parameters
     ----------
-    centers : ndarray of shape (n_clusters, n_features), float32
+    centers : ndarray of shape (n_clusters, n_features), float32 or float64
         The centers of the pass.
     sums, weight_sums : ndarray, float64
         The pass's per-cluster sums and weights (summed over the blocks of a distributed pass).
