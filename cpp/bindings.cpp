@@ -26,6 +26,7 @@ using kmeans::index_t;
 
 namespace {
 
+using FloatArray = py::array_t<float, py::array::c_style>;
 using DoubleArray = py::array_t<double, py::array::c_style>;
 
 // A C-contiguous array of the given dtype and ndim, or a ValueError/TypeError naming `what`.
