@@ -238,7 +238,8 @@ def _blobs(n: int = 300, seed: int = 0) -> np.ndarray:
 
 def test_callable_init_called_once_per_restart_with_its_restart_state() -> None:
     """init(X, n_clusters, random_state) is called once per restart with that restart's
-    RandomState (seeded as a string init's draws are), on the fit's float32 X (read-only)."""
+    RandomState (seeded as a string init's draws are), on the fit's X in its kernel dtype
+    (float64 X stays float64; read-only)."""
     from mnist_kmeans.initialization import initial_centers
     from mnist_kmeans.restarts import restart_seeds, seed_entropy
 
@@ -254,7 +255,7 @@ def test_callable_init_called_once_per_restart_with_its_restart_state() -> None:
     seeds = restart_seeds(seed_entropy(7), 4)
     for (data, k, rng), seed in zip(calls, seeds):
         assert k == 3 and isinstance(rng, np.random.RandomState)
-        assert data.dtype == np.float32 and not data.flags.writeable
+        assert data.dtype == np.float64 and not data.flags.writeable
         np.testing.assert_array_equal(data, X)
     assert [s.seed for s in km.restarts_] == seeds.tolist()
     # the kept restart, redone alone from its seed, gives the same centers

@@ -14,9 +14,8 @@ Every test runs and must pass except:
   attributes, and of its functions other than KMeans: not collected, each with its reason.
   Parametrizations that run MiniBatchKMeans (``Estimator=MiniBatchKMeans``) are dropped from
   the tests that also run KMeans.
-* :data:`EXPECTED_FAILURES`: tests that need what other branches of issue 12 bring (sparse
-  input, float64 kept), and our deliberate differences from scikit-learn (README, "Differences
-  from scikit-learn's KMeans"): strict xfail, so each must fail, and one that starts passing
+* :data:`EXPECTED_FAILURES`: our deliberate differences from scikit-learn (README,
+  "Differences from scikit-learn's KMeans"; sparse X is computed in float32): strict xfail, so each must fail, and one that starts passing
   fails the run until its entry is removed.
 
 When the file is missing (some distributions strip the tests) or cannot be loaded, the module
@@ -67,33 +66,18 @@ EXCLUDED: dict[str, str] = {
 #: Parametrizations running these classes are dropped (the KMeans ones still run).
 EXCLUDED_ESTIMATORS = ("MiniBatchKMeans",)
 
-_SPARSE = "sparse/float64: issue 12 items 1-2, other branches (sparse input)"
-_FLOAT64 = "sparse/float64: issue 12 items 1-2, other branches (float64 kept)"
+_SPARSE = (
+    "deliberate: sparse X is computed in float32 (float32 cluster_centers_) whatever its dtype"
+)
 
 #: Collected tests expected to fail, strict xfail: ``"test_name"`` (every parametrization) or
 #: ``"test_name[ids]"`` where ids is an fnmatch pattern on the parameter ids (``*`` any text).
 #: Remove an entry when what it waits for lands.
 EXPECTED_FAILURES: dict[str, str] = {
-    # sparse input (issue 12 item 1): the CSR parametrizations
-    "test_kmeans_results[*sparse*]": _SPARSE,
-    "test_kmeans_relocated_clusters[*sparse*]": _SPARSE,
-    "test_kmeans_elkan_results[*sparse*]": _SPARSE,
-    "test_all_init[*sparse*]": _SPARSE,
-    "test_kmeans_predict[*sparse*]": _SPARSE,
-    "test_dense_sparse[*X_csr*]": _SPARSE,
-    "test_predict_dense_sparse[*X_csr*]": _SPARSE,
+    # sparse X is computed in float32 whatever its dtype (README, "Choices worth knowing"):
+    # these assert float64 cluster_centers_ for float64 or integer CSR input
     "test_integer_input[*sparse*]": _SPARSE,
     "test_float_precision[*sparse*]": _SPARSE,
-    "test_kmeans_init_fitted_centers[*sparse*]": _SPARSE,
-    "test_unit_weights_vs_no_weights[*sparse*]": _SPARSE,
-    "test_scaled_weights[*sparse*]": _SPARSE,
-    "test_kmeans_empty_cluster_relocated[*sparse*]": _SPARSE,
-    "test_k_means_1_iteration[*sparse*]": _SPARSE,
-    "test_predict_does_not_change_cluster_centers[csr_*]": _SPARSE,
-    "test_relocating_with_duplicates[*sparse*]": _SPARSE,
-    # float64 kept (issue 12 item 2): these assert float64 cluster_centers_
-    "test_integer_input[*dense]": _FLOAT64,
-    "test_float_precision[*dense]": _FLOAT64,
     # deliberate differences (README, "Differences from scikit-learn's KMeans")
     "test_warning_elkan_1_cluster": (
         "deliberate: algorithm='elkan' with one cluster is exact and runs as asked; "
