@@ -322,3 +322,12 @@ def test_initial_centers_on_sparse_rows_equal_dense():
         initial_centers(sparse.csr_matrix((0, 4), dtype=np.float32), 1)
     with pytest.raises(ValueError, match="NaN or infinity"):
         initial_centers(sparse.csr_matrix(np.array([[np.nan, 1.0]])), 1)
+
+
+def test_estimator_thread_count_does_not_matter(mnist_sample):
+    S = sparse.csr_matrix(mnist_sample[0][:2600])  # 6 chunks
+    fits = [KMeans(9, init="random", n_init=2, random_state=5, n_threads=t).fit(S) for t in (1, 2)]
+    np.testing.assert_array_equal(fits[0].labels_, fits[1].labels_)
+    np.testing.assert_array_equal(fits[0].cluster_centers_, fits[1].cluster_centers_)
+    assert fits[0].inertia_ == fits[1].inertia_ and fits[0].n_iter_ == fits[1].n_iter_
+    np.testing.assert_array_equal(fits[0].transform(S[:50]), fits[1].transform(S[:50]))
