@@ -157,8 +157,16 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
 
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
-                 const std::string& algorithm, bool record_history) {
+                 const std::string& algorithm, bool record_history, const py::handle& stop_obj) {
     Problem p = check(X_obj, init_obj, w_obj);
+    // A flag another thread sets to stop this run between passes: signals reach only the main
+    // thread, so a run in a worker thread (restarts.py runs several at once) needs this one.
+    py::array_t<std::uint8_t, py::array::c_style> stop;
+    if (!stop_obj.is_none()) {
+        stop = require<std::uint8_t>(stop_obj, "stop", 1);
+        if (stop.shape(0) < 1) throw py::value_error("stop must have one element");
+    }
+    const std::uint8_t* stop_flag = stop_obj.is_none() ? nullptr : stop.data();
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (p.k > p.n) throw py::value_error("more centers than rows");
@@ -173,10 +181,13 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
     py::array_t<std::int32_t> labels(p.n);
     py::array_t<float> sq_dist(p.n);
-    // Called between passes: take the GIL back briefly to let Python see Ctrl-C.
-    auto should_stop = []() {
+    // Called between passes: take the GIL back briefly to let Python see Ctrl-C (the flag is
+    // written under the GIL too).
+    bool flagged = false;
+    auto should_stop = [stop_flag, &flagged]() {
         py::gil_scoped_acquire acquire;
-        return PyErr_CheckSignals() != 0;
+        flagged = stop_flag != nullptr && *stop_flag != 0;
+        return flagged || PyErr_CheckSignals() != 0;
     };
     kmeans::RunStats run;
     {
@@ -184,7 +195,11 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
         run = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights, centers.mutable_data(),
                                 labels.mutable_data(), sq_dist.mutable_data(), options, should_stop);
     }
-    if (run.interrupted) throw py::error_already_set();  // the KeyboardInterrupt that stopped it
+    if (run.interrupted) {
+        // the KeyboardInterrupt that stopped it, or one standing for the stop flag
+        if (flagged && !PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        throw py::error_already_set();
+    }
     return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
                 run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
                 copy_of(run.rows_scored));
@@ -353,15 +368,20 @@ the OpenMP default. Inputs must be C-contiguous float32 (sample_weight float64);
 is checked.)doc");
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
-                     double tol, int n_threads, const std::string& algorithm, bool record_history) {
-              return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+                     double tol, int n_threads, const std::string& algorithm, bool record_history,
+                     const py::handle& stop) {
+              return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history,
+                           stop);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
+          py::arg("stop") = py::none(),
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
-          "bit. record_history=False: empty histories, and lean passes.");
+          "bit. record_history=False: empty histories, and lean passes. stop: None or a uint8\n"
+          "array of one element; when another thread sets it to nonzero, the run stops before\n"
+          "its next pass with KeyboardInterrupt (signals reach only the main thread).");
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import signal
+import threading
+import time
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from mnist_kmeans import KMeans
 from mnist_kmeans.initialization import initial_centers
 from mnist_kmeans.kmeans import RunResult, lloyd
-from mnist_kmeans.restarts import Restarts, restart_seeds, run_restarts, seed_entropy
+from mnist_kmeans.restarts import (
+    Restarts,
+    restart_seeds,
+    run_jobs,
+    run_restarts,
+    seed_entropy,
+)
 from mnist_kmeans.study import run_study
 
 N_ROWS = 1000
@@ -27,10 +38,14 @@ class Recorder:
     def __init__(self, X: np.ndarray) -> None:
         self.X = X
         self.calls: list[tuple[np.ndarray, bool]] = []
+        self.threads: list[int] = []
 
-    def __call__(self, init_centers: np.ndarray, *, record_history: bool) -> RunResult:
+    def __call__(self, init_centers: np.ndarray, *, record_history: bool, n_threads: int,
+                 stop: np.ndarray | None) -> RunResult:
         self.calls.append((init_centers, record_history))
-        return lloyd(self.X, init_centers, record_history=record_history)
+        self.threads.append(n_threads)
+        return lloyd(self.X, init_centers, record_history=record_history, n_threads=n_threads,
+                     stop=stop)
 
 
 def restarts(X: np.ndarray, n_clusters: int, n: int, entropy: int, **kwargs) -> Restarts:
@@ -176,3 +191,223 @@ def test_without_histories_the_kept_runs_are_the_same_runs(X: np.ndarray) -> Non
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert (a.inertia, a.j_clust, a.n_iter) == (b.inertia, b.j_clust, b.n_iter)
         assert a.inertia_history.size == 0 and b.inertia_history.size == b.n_iter
+
+
+# ----------------------------------------------------------------------------------------------
+# Several runs at once (run_jobs): same results whatever the thread budget, never more threads
+# than asked, stopped together.
+
+
+def assert_same_restarts(a: Restarts, b: Restarts) -> None:
+    assert a.summaries == b.summaries
+    assert (a.best_index, a.worst_index) == (b.best_index, b.worst_index)
+    assert_same_run(a.best, b.best)
+    if a.worst is None:
+        assert b.worst is None
+    else:
+        assert_same_run(a.worst, b.worst)
+
+
+@pytest.mark.parametrize("record_history", [True, False])
+def test_results_do_not_depend_on_the_thread_budget(X: np.ndarray, record_history: bool) -> None:
+    # 1: one run at a time; 2: two at once on one thread each (five restarts: two rounds of
+    # two, then the last on two threads); 3: three at once, then two at once.
+    results = {
+        n: restarts(X, 5, 5, entropy=21, keep_worst=True, objective="j_clust",
+                    record_history=record_history, n_threads=n)
+        for n in (1, 2, 3)
+    }
+    assert results[1].best_index != results[1].worst_index
+    for n in (2, 3):
+        assert_same_restarts(results[1], results[n])
+    if record_history:
+        assert len(results[2].best.j_clust_history) == results[2].best.n_iter > 0
+
+
+class Concurrency:
+    """A ``run`` that counts the kernel threads in use at once, and each call's threads."""
+
+    def __init__(self, X: np.ndarray, delay: float = 0.0) -> None:
+        self.X, self.delay = X, delay
+        self.lock = threading.Lock()
+        self.in_use = self.most = 0
+        self.threads: list[int] = []
+
+    def __call__(self, init_centers: np.ndarray, *, record_history: bool, n_threads: int,
+                 stop: np.ndarray | None) -> RunResult:
+        with self.lock:
+            self.threads.append(n_threads)
+            self.in_use += n_threads
+            self.most = max(self.most, self.in_use)
+        try:
+            time.sleep(self.delay)  # let the runs overlap even when they are short
+            return lloyd(self.X, init_centers, record_history=record_history,
+                         n_threads=n_threads, stop=stop)
+        finally:
+            with self.lock:
+                self.in_use -= n_threads
+
+
+@pytest.mark.parametrize(
+    ("n_threads", "n_restarts", "threads"),
+    [
+        (1, 3, [1, 1, 1]),
+        (2, 4, [1, 1, 1, 1]),
+        (2, 3, [1, 1, 2]),  # the third alone, on both threads
+        (3, 2, [1, 1]),  # two runs cannot use three threads: one stays idle
+        (4, 6, [1, 1, 1, 1, 2, 2]),
+    ],
+)
+def test_never_more_threads_than_asked(X: np.ndarray, n_threads: int, n_restarts: int,
+                                       threads: list[int]) -> None:
+    run = Concurrency(X[:300], delay=0.05)
+    run_restarts(run, X[:300], 3, n_restarts, init="random", entropy=0, record_history=False,
+                 n_threads=n_threads)
+    assert sorted(run.threads) == threads
+    assert 1 <= run.most <= n_threads
+
+
+def test_the_openmp_limit_of_the_calling_thread_is_the_budget(X: np.ndarray) -> None:
+    # n_threads=None: what OMP_NUM_THREADS or threadpoolctl set for the calling thread (the
+    # worker threads would see the process default instead, so it is read before they start)
+    run = Concurrency(X[:300], delay=0.05)
+    with threadpool_limits(1, user_api="openmp"):
+        run_restarts(run, X[:300], 3, 4, init="random", entropy=0, keep_worst=True)
+    assert run.threads == [1] * len(run.threads) and run.most == 1
+    run = Concurrency(X[:300], delay=0.05)
+    with threadpool_limits(2, user_api="openmp"):
+        run_restarts(run, X[:300], 3, 4, init="random", entropy=0, keep_worst=True)
+    assert run.most == 2 and run.threads[:4] == [1, 1, 1, 1]
+
+
+def test_best_and_worst_do_not_depend_on_the_order_runs_end_in(X: np.ndarray) -> None:
+    """Ties and a reversed finishing order: with six runs at once, each waits until the next
+    restart has ended, so they end last first; the lowest index still wins a tie, as when the
+    runs go one after the other."""
+    values = [3.0, 1.0, 2.0, 1.0, 3.0, 1.0]
+    n = len(values)
+    seeds = restart_seeds(0, n).tolist()
+    index_of = {initial_centers(X, 2, "random", random_state=s).tobytes(): i
+                for i, s in enumerate(seeds)}
+
+    def results(n_threads: int) -> tuple[Restarts, list[int]]:
+        ended_events = [threading.Event() for _ in range(n + 1)]
+        ended_events[n].set()
+        ended: list[int] = []
+
+        def run(init_centers, *, record_history, n_threads, stop):
+            i = index_of[init_centers.tobytes()]
+            if all_at_once:
+                assert ended_events[i + 1].wait(timeout=30)
+            real = lloyd(X, init_centers, max_iter=1, n_threads=n_threads, stop=stop,
+                         record_history=record_history)
+            ended.append(i)
+            ended_events[i].set()
+            return dataclasses.replace(real, inertia=values[i], j_clust=values[i])
+
+        all_at_once = n_threads >= n
+        result = run_restarts(run, X, 2, n, init="random", entropy=0, keep_worst=True,
+                              record_history=False, n_threads=n_threads)
+        return result, ended
+
+    for n_threads in (1, 2, 6):
+        result, ended = results(n_threads)
+        if n_threads == 6:
+            assert ended == list(range(n))[::-1]
+        assert (result.best_index, result.worst_index) == (1, 0), n_threads
+        assert result.best.inertia == 1.0 and result.worst.inertia == 3.0
+        assert [s.inertia for s in result.summaries] == values
+
+
+def test_progress_counts_restarts_as_they_end(X: np.ndarray) -> None:
+    calls: list[tuple[int, int]] = []
+    thread_ids: set[int] = set()
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        thread_ids.add(threading.get_ident())
+
+    restarts(X[:300], 3, 5, entropy=0, progress=progress, n_threads=2)
+    assert calls == [(i, 5) for i in range(1, 6)]
+    assert thread_ids == {threading.get_ident()}  # the calling thread only
+
+
+def test_a_stop_flag_stops_a_run_in_another_thread() -> None:
+    X = np.random.default_rng(0).random((50_000, 16), dtype=np.float32)
+    init = X[:100].copy()
+    stop = np.zeros(1, dtype=np.uint8)
+    outcome: list[BaseException | RunResult] = []
+
+    def target() -> None:
+        try:
+            outcome.append(lloyd(X, init, max_iter=1_000_000, n_threads=1, stop=stop,
+                                 algorithm="lloyd"))
+        except BaseException as exc:  # noqa: BLE001 - the KeyboardInterrupt is the point
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    time.sleep(0.3)
+    assert thread.is_alive()
+    stop[0] = 1
+    thread.join(timeout=5.0)
+    assert not thread.is_alive(), "the run did not stop within 5 s of the flag"
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8),
+                                 np.zeros((1, 1), dtype=np.uint8), [0]])
+def test_a_bad_stop_flag_is_refused(X: np.ndarray, bad) -> None:
+    with pytest.raises((TypeError, ValueError), match="stop"):
+        lloyd(X[:50], X[:3].copy(), stop=bad)
+
+
+def test_a_failing_run_stops_the_others_and_raises(X: np.ndarray) -> None:
+    """One job fails at once while another would run for minutes: run_jobs raises the failure
+    after stopping the long run, the jobs not started never start."""
+    big = np.random.default_rng(1).random((50_000, 16), dtype=np.float32)
+    started: list[int] = []
+
+    def long_job(threads: int, stop: np.ndarray) -> RunResult:
+        started.append(0)
+        return lloyd(big, big[:100].copy(), max_iter=1_000_000, algorithm="lloyd",
+                     n_threads=threads, stop=stop)
+
+    def failing_job(threads: int, stop: np.ndarray) -> None:
+        started.append(1)
+        time.sleep(0.3)  # the long run is in its passes
+        raise RuntimeError("this job fails")
+
+    def later_job(threads: int, stop: np.ndarray) -> None:
+        started.append(2)
+
+    begin = time.perf_counter()
+    with pytest.raises(RuntimeError, match="this job fails"):
+        run_jobs([long_job, failing_job, later_job, later_job], 2, lambda i, r: None)
+    assert time.perf_counter() - begin < 5.0
+    assert sorted(started) == [0, 1]
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_ctrl_c_stops_the_runs_of_the_worker_threads() -> None:
+    """SIGINT reaches only the main thread: it stops the runs that go at once in worker
+    threads (through their stop flag) within about a second, and no worker thread is left."""
+    X = np.random.default_rng(2).random((50_000, 16), dtype=np.float32)
+    run = functools.partial(lloyd, X, max_iter=1_000_000, algorithm="lloyd")
+    before = set(threading.enumerate())
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if ignored
+    timer = threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident,
+                                                       signal.SIGINT))
+    try:
+        timer.start()
+        begin = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            run_restarts(run, X, 100, 4, init="random", entropy=0, record_history=False,
+                         n_threads=2)
+        took = time.perf_counter() - begin
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert took < 0.5 + 2.0, f"stopped {took - 0.5:.2f} s after SIGINT"
+    left = [t for t in set(threading.enumerate()) - before if t.is_alive() and t is not timer]
+    assert left == [], left

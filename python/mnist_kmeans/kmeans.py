@@ -265,6 +265,7 @@ def lloyd(
     n_threads: int | None = None,
     algorithm: str = "auto",
     record_history: bool = True,
+    stop: np.ndarray | None = None,
 ) -> RunResult:
     """One run of Lloyd's algorithm in the C++ kernel.
 
@@ -292,6 +293,10 @@ def lloyd(
     can then skip the rows their bounds settle without reading them at all (when cluster sums
     are exact in float64, as for integer pixels, and without sample weights): 1.5x faster on
     MNIST at k = 20. Everything else is the same, bit for bit.
+
+    ``stop``: None, or a uint8 array of one element that another thread may set to nonzero to
+    stop the run before its next pass, with KeyboardInterrupt (Ctrl-C reaches only the main
+    thread; :func:`mnist_kmeans.restarts.run_restarts` stops the runs of its worker threads so).
     """
     if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
@@ -306,6 +311,7 @@ def lloyd(
         _resolve_threads(n_threads),
         _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers)),
         bool(record_history),
+        stop,
     )
     return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 
@@ -338,8 +344,9 @@ default='k-means++'
         Seeds the initialisation; the same int gives the same result. The restart seeds are
         derived from it once, as for :func:`mnist_kmeans.study.run_study` (see :meth:`fit`).
     n_threads : int or None, default=None
-        Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). Results do not
-        depend on it.
+        Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). With
+        ``n_init > 1``, several restarts run at once on fewer threads each, never more than
+        n_threads in all (see :mod:`mnist_kmeans.restarts`). Results do not depend on it.
     algorithm : {'auto', 'lloyd', 'hamerly', 'yinyang', 'elkan'}, default='auto'
         'lloyd' scores every row against every center in every pass; 'hamerly', 'yinyang' and
         'elkan' skip the scores their bounds prove useless (with margins for float32 rounding)
@@ -491,6 +498,7 @@ default='k-means++'
                     stacklevel=3,
                 )
             n_init = 1
+        algorithm = _resolve_algorithm(self.algorithm, self.max_iter, n_samples, n_clusters)
         run = functools.partial(
             lloyd,
             X,
@@ -510,6 +518,10 @@ default='k-means++'
             sample_weight=weights,
             objective="inertia",
             record_history=self.record_history,
+            n_threads=self.n_threads,
+            # several runs at once only while each one's bounds are small next to X
+            max_parallel=None if _bound_bytes(algorithm, n_samples, n_clusters) <= AUTO_BOUND_BYTES
+            else 1,
         )
         best = restarts.best
         self.cluster_centers_ = best.centers
