@@ -232,11 +232,13 @@ class Concurrency:
         self.lock = threading.Lock()
         self.in_use = self.most = 0
         self.threads: list[int] = []
+        self.histories: list[bool] = []
 
     def __call__(self, init_centers: np.ndarray, *, record_history: bool, n_threads: int,
                  stop: np.ndarray | None) -> RunResult:
         with self.lock:
             self.threads.append(n_threads)
+            self.histories.append(record_history)
             self.in_use += n_threads
             self.most = max(self.most, self.in_use)
         try:
@@ -265,6 +267,15 @@ def test_never_more_threads_than_asked(X: np.ndarray, n_threads: int, n_restarts
                  n_threads=n_threads)
     assert sorted(run.threads) == threads
     assert 1 <= run.most <= n_threads
+
+
+def test_the_two_history_reruns_go_at_once(X: np.ndarray) -> None:
+    run = Concurrency(X, delay=0.05)
+    result = run_restarts(run, X, 5, 6, init="random", entropy=1, objective="j_clust",
+                          keep_worst=True, n_threads=2)
+    assert result.best_index != result.worst_index
+    assert run.histories == [False] * 6 + [True, True]
+    assert run.threads == [1] * 8 and run.most == 2
 
 
 def test_the_openmp_limit_of_the_calling_thread_is_the_budget(X: np.ndarray) -> None:
