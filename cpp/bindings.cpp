@@ -157,16 +157,17 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
 
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
-                 const std::string& algorithm, bool record_history, const py::handle& stop_obj) {
+                 const std::string& algorithm, bool record_history, const py::handle& control_obj) {
     Problem p = check(X_obj, init_obj, w_obj);
-    // A flag another thread sets to stop this run between passes: signals reach only the main
-    // thread, so a run in a worker thread (restarts.py runs several at once) needs this one.
-    py::array_t<std::uint8_t, py::array::c_style> stop;
-    if (!stop_obj.is_none()) {
-        stop = require<std::uint8_t>(stop_obj, "stop", 1);
-        if (stop.shape(0) < 1) throw py::value_error("stop must have one element");
+    // [stop, threads], which another thread may write between passes: signals reach only the
+    // main thread, so a run in a worker thread (restarts.py runs several at once) is stopped
+    // by control[0]; control[1] > 0 is the thread count of the next passes.
+    py::array_t<std::int32_t, py::array::c_style> control;
+    if (!control_obj.is_none()) {
+        control = require<std::int32_t>(control_obj, "control", 1);
+        if (control.shape(0) != 2) throw py::value_error("control must have two elements");
     }
-    const std::uint8_t* stop_flag = stop_obj.is_none() ? nullptr : stop.data();
+    const std::int32_t* cells = control_obj.is_none() ? nullptr : control.data();
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (p.k > p.n) throw py::value_error("more centers than rows");
@@ -176,17 +177,22 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     options.n_threads = resolve_threads(n_threads);
     options.algorithm = parse_algorithm(algorithm);
     options.record_history = record_history;
+    int thread_count = options.n_threads;  // written by should_stop, read by the run loop
+    if (cells) options.thread_count = &thread_count;
     // The caller's initial centers are copied: they are never modified.
     FloatArray centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
     py::array_t<std::int32_t> labels(p.n);
     py::array_t<float> sq_dist(p.n);
-    // Called between passes: take the GIL back briefly to let Python see Ctrl-C (the flag is
-    // written under the GIL too).
+    // Called between passes: take the GIL back briefly to let Python see Ctrl-C, and read the
+    // control cells (written under the GIL too).
     bool flagged = false;
-    auto should_stop = [stop_flag, &flagged]() {
+    auto should_stop = [cells, &flagged, &thread_count]() {
         py::gil_scoped_acquire acquire;
-        flagged = stop_flag != nullptr && *stop_flag != 0;
+        if (cells) {
+            flagged = cells[0] != 0;
+            if (cells[1] > 0) thread_count = cells[1];
+        }
         return flagged || PyErr_CheckSignals() != 0;
     };
     kmeans::RunStats run;
@@ -196,7 +202,7 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
                                 labels.mutable_data(), sq_dist.mutable_data(), options, should_stop);
     }
     if (run.interrupted) {
-        // the KeyboardInterrupt that stopped it, or one standing for the stop flag
+        // the KeyboardInterrupt that stopped it, or one standing for control[0]
         if (flagged && !PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
         throw py::error_already_set();
     }
@@ -369,19 +375,20 @@ is checked.)doc");
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
                      double tol, int n_threads, const std::string& algorithm, bool record_history,
-                     const py::handle& stop) {
+                     const py::handle& control) {
               return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history,
-                           stop);
+                           control);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
-          py::arg("stop") = py::none(),
+          py::arg("control") = py::none(),
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
-          "bit. record_history=False: empty histories, and lean passes. stop: None or a uint8\n"
-          "array of one element; when another thread sets it to nonzero, the run stops before\n"
-          "its next pass with KeyboardInterrupt (signals reach only the main thread).");
+          "bit. record_history=False: empty histories, and lean passes. control: None or an int32\n"
+          "array [stop, threads] that another thread may write: stop nonzero ends the run before\n"
+          "its next pass with KeyboardInterrupt (signals reach only the main thread); threads > 0\n"
+          "is the thread count of the next passes (results do not depend on it).");
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import functools
+import os
 import signal
+import sys
 import threading
 import time
 
@@ -12,7 +15,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from mnist_kmeans import KMeans
+from mnist_kmeans import KMeans, _kernel
 from mnist_kmeans.initialization import initial_centers
 from mnist_kmeans.kmeans import RunResult, lloyd
 from mnist_kmeans.restarts import (
@@ -41,11 +44,11 @@ class Recorder:
         self.threads: list[int] = []
 
     def __call__(self, init_centers: np.ndarray, *, record_history: bool, n_threads: int,
-                 stop: np.ndarray | None) -> RunResult:
+                 control: np.ndarray | None) -> RunResult:
         self.calls.append((init_centers, record_history))
         self.threads.append(n_threads)
         return lloyd(self.X, init_centers, record_history=record_history, n_threads=n_threads,
-                     stop=stop)
+                     control=control)
 
 
 def restarts(X: np.ndarray, n_clusters: int, n: int, entropy: int, **kwargs) -> Restarts:
@@ -233,9 +236,10 @@ class Concurrency:
         self.in_use = self.most = 0
         self.threads: list[int] = []
         self.histories: list[bool] = []
+        self.handed: list[int] = []
 
     def __call__(self, init_centers: np.ndarray, *, record_history: bool, n_threads: int,
-                 stop: np.ndarray | None) -> RunResult:
+                 control: np.ndarray | None) -> RunResult:
         with self.lock:
             self.threads.append(n_threads)
             self.histories.append(record_history)
@@ -244,10 +248,12 @@ class Concurrency:
         try:
             time.sleep(self.delay)  # let the runs overlap even when they are short
             return lloyd(self.X, init_centers, record_history=record_history,
-                         n_threads=n_threads, stop=stop)
+                         n_threads=n_threads, control=control)
         finally:
             with self.lock:
                 self.in_use -= n_threads
+                if control is not None:  # threads it was handed while it ran
+                    self.handed.append(int(control[1]) - n_threads)
 
 
 @pytest.mark.parametrize(
@@ -255,9 +261,9 @@ class Concurrency:
     [
         (1, 3, [1, 1, 1]),
         (2, 4, [1, 1, 1, 1]),
-        (2, 3, [1, 1, 2]),  # the third alone, on both threads
-        (3, 2, [1, 1]),  # two runs cannot use three threads: one stays idle
-        (4, 6, [1, 1, 1, 1, 2, 2]),
+        (2, 3, [1, 1, 1]),
+        (3, 2, [1, 2]),  # an even share of the threads
+        (4, 6, [1, 1, 1, 1, 1, 1]),
     ],
 )
 def test_never_more_threads_than_asked(X: np.ndarray, n_threads: int, n_restarts: int,
@@ -266,7 +272,67 @@ def test_never_more_threads_than_asked(X: np.ndarray, n_threads: int, n_restarts
     run_restarts(run, X[:300], 3, n_restarts, init="random", entropy=0, record_history=False,
                  n_threads=n_threads)
     assert sorted(run.threads) == threads
+    # the threads a run starts with plus those handed to it, at most the budget at any time
     assert 1 <= run.most <= n_threads
+    assert sum(run.handed) <= n_threads - 1
+
+
+def test_an_ended_jobs_threads_go_to_a_running_one() -> None:
+    """Two jobs on two threads: when the first ends, nothing is left to start, and the second
+    gets its thread through control[1]; the kernel reads it and runs its next passes on two."""
+    second_started = threading.Event()
+    seen: list[int] = []
+
+    def first(threads: int, control: np.ndarray) -> int:
+        assert second_started.wait(timeout=30)
+        return threads
+
+    def second(threads: int, control: np.ndarray) -> int:
+        second_started.set()
+        deadline = time.monotonic() + 30
+        while control[1] != 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(int(control[1]))
+        return threads
+
+    results: dict[int, int] = {}
+    run_jobs([first, second], 2, results.__setitem__)
+    assert results == {0: 1, 1: 1} and seen == [2]
+
+
+def threads_named(name: str) -> int:
+    """Threads of this process whose OS name is name (new threads inherit their creator's)."""
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                count += f.read().strip() == name
+        except FileNotFoundError:  # ended meanwhile
+            pass
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc and prctl")
+def test_the_kernel_takes_its_thread_count_from_control() -> None:
+    """control[1] is the thread count of the next passes: a run started on one thread but told
+    three starts an OpenMP team of three (libgomp's two extra threads, named after the thread
+    that starts them, stay alive with it), told nothing it starts none; same results."""
+    X = np.random.default_rng(3).random((20 * _kernel.chunk_rows, 8), dtype=np.float32)
+    init = X[:6].copy()
+    out: dict[str, tuple[int, RunResult]] = {}
+
+    def target(name: str, cells: list[int]) -> None:
+        ctypes.CDLL(None).prctl(15, name.encode())  # PR_SET_NAME: this thread's OS name
+        run = lloyd(X, init, max_iter=5, n_threads=1, algorithm="lloyd",
+                    control=np.array(cells, dtype=np.int32))
+        out[name] = (threads_named(name), run)  # this thread and the team it started
+
+    for name, cells in (("told-nothing", [0, 0]), ("told-three", [0, 3])):
+        thread = threading.Thread(target=target, args=(name, cells))
+        thread.start()
+        thread.join()
+    assert out["told-nothing"][0] == 1 and out["told-three"][0] == 3
+    assert_same_run(out["told-three"][1], out["told-nothing"][1])
 
 
 def test_the_two_history_reruns_go_at_once(X: np.ndarray) -> None:
@@ -306,11 +372,11 @@ def test_best_and_worst_do_not_depend_on_the_order_runs_end_in(X: np.ndarray) ->
         ended_events[n].set()
         ended: list[int] = []
 
-        def run(init_centers, *, record_history, n_threads, stop):
+        def run(init_centers, *, record_history, n_threads, control):
             i = index_of[init_centers.tobytes()]
             if all_at_once:
                 assert ended_events[i + 1].wait(timeout=30)
-            real = lloyd(X, init_centers, max_iter=1, n_threads=n_threads, stop=stop,
+            real = lloyd(X, init_centers, max_iter=1, n_threads=n_threads, control=control,
                          record_history=record_history)
             ended.append(i)
             ended_events[i].set()
@@ -343,15 +409,15 @@ def test_progress_counts_restarts_as_they_end(X: np.ndarray) -> None:
     assert thread_ids == {threading.get_ident()}  # the calling thread only
 
 
-def test_a_stop_flag_stops_a_run_in_another_thread() -> None:
+def test_control_stops_a_run_in_another_thread() -> None:
     X = np.random.default_rng(0).random((50_000, 16), dtype=np.float32)
     init = X[:100].copy()
-    stop = np.zeros(1, dtype=np.uint8)
+    control = np.zeros(2, dtype=np.int32)
     outcome: list[BaseException | RunResult] = []
 
     def target() -> None:
         try:
-            outcome.append(lloyd(X, init, max_iter=1_000_000, n_threads=1, stop=stop,
+            outcome.append(lloyd(X, init, max_iter=1_000_000, n_threads=1, control=control,
                                  algorithm="lloyd"))
         except BaseException as exc:  # noqa: BLE001 - the KeyboardInterrupt is the point
             outcome.append(exc)
@@ -360,36 +426,36 @@ def test_a_stop_flag_stops_a_run_in_another_thread() -> None:
     thread.start()
     time.sleep(0.3)
     assert thread.is_alive()
-    stop[0] = 1
+    control[0] = 1
     thread.join(timeout=5.0)
-    assert not thread.is_alive(), "the run did not stop within 5 s of the flag"
+    assert not thread.is_alive(), "the run did not stop within 5 s of control[0]"
     assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt)
 
 
-@pytest.mark.parametrize("bad", [np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8),
-                                 np.zeros((1, 1), dtype=np.uint8), [0]])
-def test_a_bad_stop_flag_is_refused(X: np.ndarray, bad) -> None:
-    with pytest.raises((TypeError, ValueError), match="stop"):
-        lloyd(X[:50], X[:3].copy(), stop=bad)
+@pytest.mark.parametrize("bad", [np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.int32),
+                                 np.zeros((1, 2), dtype=np.int32), [0, 0]])
+def test_a_bad_control_is_refused(X: np.ndarray, bad) -> None:
+    with pytest.raises((TypeError, ValueError), match="control"):
+        lloyd(X[:50], X[:3].copy(), control=bad)
 
 
 def test_a_failing_run_stops_the_others_and_raises(X: np.ndarray) -> None:
-    """One job fails at once while another would run for minutes: run_jobs raises the failure
-    after stopping the long run, the jobs not started never start."""
+    """One job fails while another would run for minutes: run_jobs raises the failure after
+    stopping the long run, and the jobs not started never start."""
     big = np.random.default_rng(1).random((50_000, 16), dtype=np.float32)
     started: list[int] = []
 
-    def long_job(threads: int, stop: np.ndarray) -> RunResult:
+    def long_job(threads: int, control: np.ndarray) -> RunResult:
         started.append(0)
         return lloyd(big, big[:100].copy(), max_iter=1_000_000, algorithm="lloyd",
-                     n_threads=threads, stop=stop)
+                     n_threads=threads, control=control)
 
-    def failing_job(threads: int, stop: np.ndarray) -> None:
+    def failing_job(threads: int, control: np.ndarray) -> None:
         started.append(1)
         time.sleep(0.3)  # the long run is in its passes
         raise RuntimeError("this job fails")
 
-    def later_job(threads: int, stop: np.ndarray) -> None:
+    def later_job(threads: int, control: np.ndarray) -> None:
         started.append(2)
 
     begin = time.perf_counter()
@@ -402,7 +468,7 @@ def test_a_failing_run_stops_the_others_and_raises(X: np.ndarray) -> None:
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
 def test_ctrl_c_stops_the_runs_of_the_worker_threads() -> None:
     """SIGINT reaches only the main thread: it stops the runs that go at once in worker
-    threads (through their stop flag) within about a second, and no worker thread is left."""
+    threads (through their control cells) within about a second, and no worker is left."""
     X = np.random.default_rng(2).random((50_000, 16), dtype=np.float32)
     run = functools.partial(lloyd, X, max_iter=1_000_000, algorithm="lloyd")
     before = set(threading.enumerate())

@@ -26,6 +26,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             run.interrupted = true;
             return run;
         }
+        if (options.thread_count) passes.set_threads(*options.thread_count);
         const PassStats pass = passes.run(centers, out, lean);
         run.rows_scored.push_back(pass.rows_scored);
         if (options.record_history) {
@@ -73,6 +74,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
             run.interrupted = true;
             return run;
         }
+        if (options.thread_count) passes.set_threads(*options.thread_count);
         const PassStats pass = passes.plain(centers, PassOutputs{labels, sq_dist});
         run.inertia = pass.inertia;
         run.j_clust = pass.j_clust;

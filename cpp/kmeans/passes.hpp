@@ -73,6 +73,9 @@ public:
     // A row's label changed outside a pass (empty-cluster relocation): forget its bounds.
     void forget(index_t row);
 
+    // The threads of the next passes (the scratch grows as needed; results do not change).
+    void set_threads(int n_threads) { n_threads_ = n_threads > 0 ? n_threads : 1; }
+
 private:
     PassStats bounded(const float* centers, const PassOutputs& out, bool lean);
     PassStats grouped(const float* centers, const PassOutputs& out, bool lean);

@@ -69,7 +69,7 @@ def lloyd(
     n_threads: int = 0,
     algorithm: str = "lloyd",
     record_history: bool = True,
-    stop: np.ndarray | None = None,
+    control: np.ndarray | None = None,
 ) -> RunOutput: ...
 def lloyd_step(
     centers: np.ndarray,

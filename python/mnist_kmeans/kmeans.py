@@ -265,7 +265,7 @@ def lloyd(
     n_threads: int | None = None,
     algorithm: str = "auto",
     record_history: bool = True,
-    stop: np.ndarray | None = None,
+    control: np.ndarray | None = None,
 ) -> RunResult:
     """One run of Lloyd's algorithm in the C++ kernel.
 
@@ -294,9 +294,11 @@ def lloyd(
     are exact in float64, as for integer pixels, and without sample weights): 1.5x faster on
     MNIST at k = 20. Everything else is the same, bit for bit.
 
-    ``stop``: None, or a uint8 array of one element that another thread may set to nonzero to
-    stop the run before its next pass, with KeyboardInterrupt (Ctrl-C reaches only the main
-    thread; :func:`mnist_kmeans.restarts.run_restarts` stops the runs of its worker threads so).
+    ``control``: None, or an int32 array ``[stop, threads]`` that another thread may write while
+    the run goes on, read between passes: ``stop`` nonzero ends the run before its next pass
+    with KeyboardInterrupt (Ctrl-C reaches only the main thread), ``threads > 0`` is the thread
+    count of the next passes (results do not depend on it).
+    :func:`mnist_kmeans.restarts.run_jobs` drives the runs of its worker threads so.
     """
     if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
@@ -311,7 +313,7 @@ def lloyd(
         _resolve_threads(n_threads),
         _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers)),
         bool(record_history),
-        stop,
+        control,
     )
     return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 

@@ -20,17 +20,17 @@ kept runs are run again with it, from the same initial centers: the kernel's res
 depend on whether a history is recorded, so the rerun is the same run, bit for bit.
 
 Several runs at once. With ``n_threads`` kernel threads and several runs to do, up to
-``n_threads`` runs go at once, each on ``n_threads // runs`` threads, in a thread pool (the
-kernel releases the GIL); the runs left over after whole rounds (e.g. the third of three on two
-threads) then run with more threads each (see :func:`run_jobs`). On MNIST 60k with 2 cores,
-two one-thread runs at once finish a study 1.3-1.5x sooner than one two-thread run after the
-other: a run's passes are short (a few ms once the bounds settle most rows), and each pass of a
-two-thread run pays the thread hand-offs and runs its serial part (the center update, the
-bookkeeping) on one core while the other waits. The results do not depend on it: each run is
-the same run, bit for bit, whatever its thread count, and the best and worst are chosen from
-every restart's final objective by value, then index, whatever order the runs finish in. Never
-more than ``n_threads`` kernel threads run at once. Ctrl-C in the calling thread stops the
-running runs before their next pass (a flag the kernel reads) and raises KeyboardInterrupt.
+``n_threads`` runs go at once, one thread each (an even share when there are fewer runs), in a
+thread pool (the kernel releases the GIL); once no run is left to start, the threads of each
+run that ends go to one still running, from its next pass on (see :func:`run_jobs`). On 2
+cores a two-thread run pays, every pass, the thread hand-offs (libgomp's waits were a fifth of
+a k = 20 study's samples) and runs its serial part (the center update, the bookkeeping) while
+the other core waits; two one-thread runs at once do neither. The results do not depend on it:
+each run is the same run, bit for bit, whatever its thread count, and the best and worst are
+chosen from every restart's final objective by value, then index, whatever order the runs end
+in. Never more than ``n_threads`` kernel threads run at once. Ctrl-C in the calling thread
+stops the running runs before their next pass (through a control cell the kernel reads) and
+raises KeyboardInterrupt.
 
 The driver trusts its caller: the data, parameters and seeds must be validated already.
 """
@@ -68,15 +68,15 @@ __all__ = [
 #: ``progress(done, total)``, called after each finished restart.
 ProgressCallback = Callable[[int, int], None]
 
-#: ``run(init_centers, record_history=..., n_threads=..., stop=...)``: one Lloyd run from the
-#: given centers, on ``n_threads`` kernel threads, stopped (KeyboardInterrupt) when another
-#: thread sets ``stop[0]`` (as :func:`~mnist_kmeans.kmeans.lloyd`'s arguments of those names).
+#: ``run(init_centers, record_history=..., n_threads=..., control=...)``: one Lloyd run from the
+#: given centers, on ``n_threads`` kernel threads, driven by ``control`` (see :func:`run_jobs`;
+#: as :func:`~mnist_kmeans.kmeans.lloyd`'s arguments of those names).
 RunFunction = Callable[..., "RunResult"]
 
 R = TypeVar("R")
 
-#: ``job(n_threads, stop)``: one unit of work for :func:`run_jobs`.
-Job = Callable[[int, np.ndarray], R]
+#: ``job(n_threads, control)``: one unit of work for :func:`run_jobs`.
+Job = Callable[[int, "np.ndarray | None"], R]
 
 Objective = Literal["inertia", "j_clust"]
 
@@ -201,20 +201,24 @@ def run_jobs(
 ) -> None:
     """Run every job, several at once on a shared budget of kernel threads.
 
-    Up to ``min(n_threads, max_parallel, len(jobs))`` jobs run at once in a thread pool, each
-    called as ``job(threads, stop)`` with ``threads = n_threads // at_once``; the jobs left over
-    after whole rounds run afterwards with more threads each (three jobs on two threads: two at
-    once on one thread each, then the third on two). One job at a time runs in the calling
-    thread. ``done(i, result)`` is called in the calling thread as each job ends, in any order.
+    Up to ``min(n_threads, max_parallel, len(jobs))`` jobs run at once in a thread pool, started
+    in order, each as ``job(threads, control)`` with an even share of the free threads (one
+    each when there are at least as many jobs as threads). Once no job is left to start, the
+    threads of each job that ends go to the running job with the fewest (lowest index on
+    ties), through its ``control``: the last run of a study, or the longer of two, does not
+    go on with one thread while the others idle. One job at a time runs in the calling thread,
+    with every thread and ``control=None``. ``done(i, result)`` is called in the calling thread
+    as each job ends, in any order.
 
     Parameters
     ----------
     jobs : sequence of callables
-        ``job(n_threads, stop)``: run on ``n_threads`` kernel threads, and stop (raise
-        KeyboardInterrupt) soon after ``stop[0]`` is set (a uint8 array of one element; None
-        when the job runs in the calling thread, where Ctrl-C reaches the kernel directly).
+        ``job(threads, control)``: start on ``threads`` kernel threads, and pass ``control``
+        (an int32 array ``[stop, threads]``, or None) on to :func:`~mnist_kmeans.kmeans.lloyd`,
+        which reads it between passes: it stops (KeyboardInterrupt) once ``control[0]`` is set,
+        and runs its next passes on ``control[1]`` threads.
     n_threads : int
-        Kernel threads all jobs together may use, at least 1.
+        Kernel threads all jobs together may use, at least 1; never more run at once.
     done : callable
         ``done(index, result)``.
     max_parallel : int, optional
@@ -223,68 +227,60 @@ def run_jobs(
     Raises
     ------
     Whatever a job or ``done`` raises (KeyboardInterrupt included): the other running jobs are
-    stopped before their next pass and waited for, the jobs not started are dropped.
+    stopped before their next pass and waited for, and no further job starts.
     """
     n = len(jobs)
-    limit = n_threads if max_parallel is None else max(1, min(n_threads, max_parallel))
-    start = 0
-    while start < n:
-        remaining = n - start
-        at_once = max(1, min(limit, remaining))
-        threads = max(1, n_threads // at_once)
-        count = remaining - remaining % at_once  # whole rounds; the rest get more threads
-        if at_once == 1:
-            for i in range(start, start + count):
-                done(i, jobs[i](threads, None))
-        else:
-            _run_in_pool(jobs, range(start, start + count), at_once, threads, done)
-        start += count
-
-
-_SKIPPED = object()  # what a job of _run_in_pool returns when it did not start
-
-
-def _run_in_pool(jobs: Sequence[Job[R]], indices: range, at_once: int, threads: int,
-                 done: Callable[[int, R], None]) -> None:
-    stop = np.zeros(1, dtype=np.uint8)  # set: the running jobs stop, the waiting ones skip
+    at_once = max(1, min(n_threads, n, n if max_parallel is None else max_parallel))
+    if at_once == 1:
+        for i, job in enumerate(jobs):
+            done(i, job(n_threads, None))
+        return
+    controls = np.zeros((n, 2), dtype=np.int32)  # row i: [stop, threads] of job i
     lock = threading.Lock()
-    failures: list[BaseException] = []  # the first failure, the cause of any stop
+    failures: list[BaseException] = []  # the first failure: the cause of any stop
 
-    def call(i: int) -> Any:
-        if stop[0]:
-            return _SKIPPED  # an earlier failure is being raised
+    def call(i: int) -> R:
         try:
-            return jobs[i](threads, stop)
+            return jobs[i](int(controls[i, 1]), controls[i])
         except BaseException as exc:
             with lock:
-                if not stop[0]:
+                if not failures:
                     failures.append(exc)
-                    stop[0] = 1
+                controls[:, 0] = 1  # the others stop before their next pass
             raise
 
+    free, started = n_threads, 0
+    running: dict[Future[R], int] = {}
     with ThreadPoolExecutor(at_once, thread_name_prefix="mnist_kmeans-run") as pool:
-        index_of: dict[Future[Any], int] = {pool.submit(call, i): i for i in indices}
-        pending = set(index_of)
         try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            while started < n or running:
+                while started < n and len(running) < at_once and not failures:
+                    share = max(1, free // (at_once - len(running)))  # free >= slots left
+                    controls[started, 1] = share
+                    free -= share
+                    running[pool.submit(call, started)] = started
+                    started += 1
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 # Collected and released one by one: no finished run stays alive but the kept.
-                for future in sorted(finished, key=index_of.__getitem__):
-                    i = index_of.pop(future)
+                for future in sorted(finished, key=running.__getitem__):
+                    i = running.pop(future)
+                    free += int(controls[i, 1])  # all it had, whether it used them or not
                     try:
                         result = future.result()
                     except BaseException:
                         if failures:  # the cause, not a job it stopped
                             raise failures[0] from None
                         raise
-                    if result is _SKIPPED:
-                        raise failures[0]
                     done(i, result)
-                del finished, future, result
+                    del result
+                del finished, future
+                while started == n and running and free > 0:
+                    # nothing left to start: the free threads go to the running jobs
+                    j = min(running.values(), key=lambda j: (int(controls[j, 1]), j))
+                    controls[j, 1] += 1
+                    free -= 1
         except BaseException:
-            stop[0] = 1  # the running jobs stop before their next pass; the pool waits for them
-            for future in pending:
-                future.cancel()
+            controls[:, 0] = 1  # the running jobs stop before their next pass; the pool waits
             raise
 
 
@@ -311,7 +307,7 @@ def run_restarts(
     Parameters
     ----------
     run : callable
-        ``run(init_centers, record_history=..., n_threads=..., stop=...)`` runs Lloyd's
+        ``run(init_centers, record_history=..., n_threads=..., control=...)`` runs Lloyd's
         algorithm on X from the given centers and returns a
         :class:`~mnist_kmeans.kmeans.RunResult`; the caller binds the data and the other Lloyd
         parameters (e.g. ``functools.partial`` of :func:`~mnist_kmeans.kmeans.lloyd`).
@@ -370,14 +366,14 @@ def run_restarts(
     finished = 0
 
     def restart(i: int) -> Job[tuple[np.ndarray, RunResult, float]]:
-        def job(threads: int, stop: np.ndarray | None) -> tuple[np.ndarray, RunResult, float]:
+        def job(threads: int, control: np.ndarray | None) -> tuple[np.ndarray, RunResult, float]:
             start = time.perf_counter()
             if given:
                 centers = init
             else:
                 rng = np.random.RandomState(seeds[i])
                 centers = choose_centers(X, n_clusters, init, rng, sample_weight)
-            result = run(centers, record_history=record_each, n_threads=threads, stop=stop)
+            result = run(centers, record_history=record_each, n_threads=threads, control=control)
             return centers, result, time.perf_counter() - start
 
         return job
@@ -433,8 +429,8 @@ def run_restarts(
         reruns: list[RunResult | None] = [None] * len(starts)
 
         def rerun(start: np.ndarray) -> Job[RunResult]:
-            return lambda threads, stop: run(start, record_history=True, n_threads=threads,
-                                             stop=stop)
+            return lambda threads, control: run(start, record_history=True, n_threads=threads,
+                                                control=control)
 
         def rerun_done(i: int, result: RunResult) -> None:
             reruns[i] = result
