@@ -205,9 +205,9 @@ def study_as_run_study(library: str, X: np.ndarray, k: int, restarts: int,
     algorithm = "auto" if library == "ours" else library.split("-", 1)[1]
 
     def job(init: np.ndarray, history: bool) -> Callable[[int, Any], Any]:
-        return lambda n_threads, stop: lloyd(X, init, max_iter=300, tol=0.0, algorithm=algorithm,
-                                             record_history=history, n_threads=n_threads,
-                                             stop=stop)
+        return lambda n_threads, control: lloyd(X, init, max_iter=300, tol=0.0,
+                                                algorithm=algorithm, record_history=history,
+                                                n_threads=n_threads, control=control)
 
     def collect(into: list[Any]) -> Callable[[int, Any], None]:
         def done(i: int, run: Any) -> None:
