@@ -193,6 +193,39 @@ def library_info(library: str) -> dict[str, Any]:
 # measurements, run inside a worker process
 
 
+def study_as_run_study(library: str, X: np.ndarray, k: int, restarts: int,
+                       threads: int) -> dict[str, Any]:
+    """Part c for ours, as run_study runs it: the restarts without history, several at once
+    on the thread budget (mnist_kmeans.restarts.run_jobs: on 2 threads, two runs of one
+    thread each), then the best and the worst again with their histories (the notebook plots
+    them), at once too; both phases are in the time. The same starts as the peers' loop."""
+    from mnist_kmeans.kmeans import lloyd
+    from mnist_kmeans.restarts import run_jobs
+
+    algorithm = "auto" if library == "ours" else library.split("-", 1)[1]
+
+    def job(init: np.ndarray, history: bool) -> Callable[[int, Any], Any]:
+        return lambda n_threads, control: lloyd(X, init, max_iter=300, tol=0.0,
+                                                algorithm=algorithm, record_history=history,
+                                                n_threads=n_threads, control=control)
+
+    def collect(into: list[Any]) -> Callable[[int, Any], None]:
+        def done(i: int, run: Any) -> None:
+            into[i] = (run.centers, run.n_iter)  # the centers only: the labels are not kept
+        return done
+
+    lloyd(X, initial_centers(X, k, 0), max_iter=2, algorithm=algorithm, record_history=False)
+    inits = [initial_centers(X, k, seed) for seed in range(restarts)]
+    runs: list[Any] = [None] * restarts
+    total = timed(lambda: run_jobs([job(c, False) for c in inits], threads, collect(runs)))[0]
+    objs = [objective(X, centers) for centers, _ in runs]
+    kept = sorted({int(np.argmin(objs)), int(np.argmax(objs))})
+    again: list[Any] = [None] * len(kept)
+    total += timed(lambda: run_jobs([job(inits[i], True) for i in kept], threads,
+                                    collect(again)))[0]
+    return {"seconds": total, "n_iter": [n for _, n in runs], "objectives": objs}
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t = time.perf_counter()
     out = fn()
@@ -278,9 +311,10 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
                 times.append(dt)
             result["rows"][str(k)] = {"seconds": float(np.median(times)), "n_iter": n_iter,
                                       "objective": objective(X, centers)}
+    elif kind == "study" and library in OURS:
+        result["rows"] = {k: study_as_run_study(library, X, k, restarts, task["threads"])
+                          for k, restarts in task["plan"]}
     elif kind == "study":
-        # ours as run_study does it: the restarts without history, then the best and the
-        # worst again with theirs (the notebook plots them); both costs are in the total
         with_history = make_fit(library, history=True)
         result["rows"] = {}
         for k, restarts in task["plan"]:

@@ -171,8 +171,17 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
 template <typename T>
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
-                 const std::string& algorithm, bool record_history) {
+                 const std::string& algorithm, bool record_history, const py::handle& control_obj) {
     Problem<T> p = check<T>(X_obj, init_obj, w_obj);
+    // [stop, threads], which another thread may write between passes: signals reach only the
+    // main thread, so a run in a worker thread (restarts.py runs several at once) is stopped
+    // by control[0]; control[1] > 0 is the thread count of the next passes.
+    py::array_t<std::int32_t, py::array::c_style> control;
+    if (!control_obj.is_none()) {
+        control = require<std::int32_t>(control_obj, "control", 1);
+        if (control.shape(0) != 2) throw py::value_error("control must have two elements");
+    }
+    const std::int32_t* cells = control_obj.is_none() ? nullptr : control.data();
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (p.k > p.n) throw py::value_error("more centers than rows");
@@ -182,15 +191,23 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     options.n_threads = resolve_threads(n_threads);
     options.algorithm = parse_algorithm(algorithm);
     options.record_history = record_history;
+    int thread_count = options.n_threads;  // written by should_stop, read by the run loop
+    if (cells) options.thread_count = &thread_count;
     // The caller's initial centers are copied: they are never modified.
     py::array_t<T, py::array::c_style> centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
     py::array_t<std::int32_t> labels(p.n);
     py::array_t<T> sq_dist(p.n);
-    // Called between passes: take the GIL back briefly to let Python see Ctrl-C.
-    auto should_stop = []() {
+    // Called between passes: take the GIL back briefly to let Python see Ctrl-C, and read the
+    // control cells (written under the GIL too).
+    bool flagged = false;
+    auto should_stop = [cells, &flagged, &thread_count]() {
         py::gil_scoped_acquire acquire;
-        return PyErr_CheckSignals() != 0;
+        if (cells) {
+            flagged = cells[0] != 0;
+            if (cells[1] > 0) thread_count = cells[1];
+        }
+        return flagged || PyErr_CheckSignals() != 0;
     };
     kmeans::RunStats run;
     {
@@ -198,7 +215,11 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
         run = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights, centers.mutable_data(),
                                 labels.mutable_data(), sq_dist.mutable_data(), options, should_stop);
     }
-    if (run.interrupted) throw py::error_already_set();  // the KeyboardInterrupt that stopped it
+    if (run.interrupted) {
+        // the KeyboardInterrupt that stopped it, or one standing for control[0]
+        if (flagged && !PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        throw py::error_already_set();
+    }
     return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
                 run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
                 copy_of(run.rows_scored));
@@ -487,19 +508,27 @@ the OpenMP default. Inputs must be C-contiguous float32 (sample_weight float64);
 is checked. float64 X and centers: computed in float64, sq_distances float64.)doc");
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
-                     double tol, int n_threads, const std::string& algorithm, bool record_history) {
+                     double tol, int n_threads, const std::string& algorithm, bool record_history,
+                     const py::handle& control) {
               if (is_float64(X)) {
-                  return lloyd<double>(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+                  return lloyd<double>(run_type, X, init, w, max_iter, tol, n_threads, algorithm,
+                                       record_history, control);
               }
-              return lloyd<float>(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+              return lloyd<float>(run_type, X, init, w, max_iter, tol, n_threads, algorithm,
+                                  record_history, control);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
+          py::arg("control") = py::none(),
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
           "bit. record_history=False: empty histories, and lean passes. float64 X and init:\n"
-          "computed in float64 (every algorithm then runs as Lloyd passes, rows_scored = n).");
+          "computed in float64 (every algorithm then runs as Lloyd passes, rows_scored = n).\n"
+          "control: None or an int32 array [stop, threads] that another thread may write: stop\n"
+          "nonzero ends the run before its next pass with KeyboardInterrupt (signals reach only\n"
+          "the main thread); threads > 0 is the thread count of the next passes (results do not\n"
+          "depend on it).");
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,

@@ -178,12 +178,19 @@ def run_study_and_interrupt(tmp_path: Path, marker: str, delay: float, *args: st
     pytest.fail("the study finished before SIGINT took effect, three times")
 
 
-def test_sigint_during_study_runs_exits_130_and_writes_nothing(tmp_path):
-    # many short runs: the signal lands in the kernel or between runs
-    run_study_and_interrupt(
-        tmp_path, "images", 0.5,
-        "--limit", "2000", "--k", "5", "--restarts", "500", "--threads", "1",
-    )
+@pytest.mark.parametrize(
+    "args",
+    [
+        # many short runs: the signal lands in the kernel or between runs
+        ("--limit", "2000", "--k", "5", "--restarts", "500", "--threads", "1"),
+        # two runs at once in worker threads, which SIGINT does not reach: the main thread
+        # stops them through their stop flag
+        ("--limit", "2000", "--k", "5", "--restarts", "500", "--threads", "2"),
+        ("--limit", "20000", "--k", "20", "--restarts", "100", "--threads", "2"),
+    ],
+)
+def test_sigint_during_study_runs_exits_130_and_writes_nothing(tmp_path, args):
+    run_study_and_interrupt(tmp_path, "images", 0.5, *args)
 
 
 def test_sigint_while_writing_the_report_exits_130_and_writes_nothing(tmp_path):

@@ -85,9 +85,21 @@ def test_seeds_are_a_prefix_whatever_the_number_of_restarts() -> None:
     np.testing.assert_array_equal(restart_seeds(7, 3), restart_seeds(7, 10)[:3])
 
 
-def test_thread_count_does_not_change_results(study: StudyResult, X: np.ndarray) -> None:
-    one = run_study(X, 4, 2, random_state=3, n_threads=1)
-    np.testing.assert_array_equal(one.j_clust, study.j_clust[:2])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_thread_count_does_not_change_results(study: StudyResult, X: np.ndarray,
+                                              n_threads: int) -> None:
+    # 1: one run after another; 2: two at once, one thread each; 3: three at once, then one on
+    # three threads. Every number, the kept runs and their histories, bit for bit.
+    other = run_study(X, 4, 4, random_state=3, n_threads=n_threads)
+    for name in ("seeds", "inertia", "j_clust", "n_iter", "converged", "n_relocated"):
+        np.testing.assert_array_equal(getattr(other, name), getattr(study, name), err_msg=name)
+    assert (other.best_index, other.worst_index) == (study.best_index, study.worst_index)
+    for a, b in ((other.best, study.best), (other.worst, study.worst)):
+        for name in ("centers", "labels", "sq_distances", "inertia_history", "j_clust_history",
+                     "init_centers"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert (a.inertia, a.j_clust, a.n_iter) == (b.inertia, b.j_clust, b.n_iter)
+    assert other.n_threads == n_threads
 
 
 def test_ties_go_to_the_lower_restart_index(X: np.ndarray) -> None:

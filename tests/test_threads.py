@@ -258,6 +258,8 @@ def test_threadpoolctl_limit_is_respected():
         started_inside = pass_threads()
         before = n_threads()
         KMeans(3, n_init=1, random_state=0).fit(X)  # n_threads=None: the OpenMP default
+        # restarts would run several at once in a thread pool, but the budget is one thread
+        KMeans(3, init="random", n_init=4, random_state=0).fit(X)
         fit_inside = n_threads() - before
     print(inside, started_inside, fit_inside, _kernel.max_threads(), pass_threads())
     """,

@@ -33,6 +33,7 @@ RunStats run_loop(P& passes, index_t n, index_t d, index_t k, T* centers,
             run.interrupted = true;
             return run;
         }
+        if (options.thread_count) passes.set_threads(*options.thread_count);
         const PassStats pass = passes.run(centers, out, lean);
         run.rows_scored.push_back(pass.rows_scored);
         if (options.record_history) {
@@ -80,6 +81,7 @@ RunStats run_loop(P& passes, index_t n, index_t d, index_t k, T* centers,
             run.interrupted = true;
             return run;
         }
+        if (options.thread_count) passes.set_threads(*options.thread_count);
         const PassStats pass = passes.plain(centers, Out{labels, sq_dist});
         run.inertia = pass.inertia;
         run.j_clust = pass.j_clust;

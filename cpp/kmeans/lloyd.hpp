@@ -83,6 +83,10 @@ struct RunOptions {
     // at all. Only with exact incremental sums (see row_facts.hpp); labels, centers, the final
     // distances and objectives and n_iter are the same either way.
     bool record_history = true;
+    // When not null: read after each should_stop() call (on the calling thread, so should_stop
+    // may update it), the threads of the passes from then on (a driver that runs several runs
+    // at once hands a finished run's threads to one still running). Results do not depend on it.
+    const int* thread_count = nullptr;
 };
 
 struct RunStats {

@@ -61,6 +61,8 @@ public:
     virtual PassStats plain(const float* centers, const PassOutputs& out) = 0;
     virtual PassStats refresh(const float* centers, std::int32_t* labels, float* sq_dist) = 0;
     virtual void forget(index_t row) = 0;
+    // The thread count of the next passes (results do not depend on it).
+    virtual void set_threads(int n_threads) = 0;
 };
 
 // The run loop of lloyd_run (lloyd.hpp) over any passes of n rows of d columns: a pass, then
@@ -92,6 +94,9 @@ public:
 
     // A row's label changed outside a pass (empty-cluster relocation): forget its bounds.
     void forget(index_t row) override;
+
+    // The threads of the next passes (the scratch grows as needed; results do not change).
+    void set_threads(int n_threads) override { n_threads_ = n_threads > 0 ? n_threads : 1; }
 
 private:
     PassStats bounded(const float* centers, const PassOutputs& out, bool lean);

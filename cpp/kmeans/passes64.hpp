@@ -31,6 +31,7 @@ struct PassOutputs64 {
 class Passes64 {
 public:
     Passes64(const double* X, index_t n, index_t d, const double* weights, index_t k, int n_threads);
+    void set_threads(int n_threads) { n_threads_ = n_threads > 0 ? n_threads : 1; }
 
     // Every row against every center (whatever algorithm was asked for; never lean).
     PassStats run(const double* centers, const PassOutputs64& out, bool /*lean*/) {

@@ -56,6 +56,7 @@ RunStats sparse_lloyd_run(const SparseRows& rows, index_t k, float* centers,
 class SparsePasses : public PassRunner {
 public:
     SparsePasses(const SparseRows& rows, index_t k, int n_threads);
+    void set_threads(int n_threads) override { n_threads_ = n_threads > 0 ? n_threads : 1; }
 
     PassStats run(const float* centers, const PassOutputs& out, bool lean) override;
     PassStats plain(const float* centers, const PassOutputs& out) override;

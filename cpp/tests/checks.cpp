@@ -170,6 +170,37 @@ void test_lloyd(const Problem& p) {
                   "labels and centers (" + std::to_string(static_cast<int>(algorithm)) + ")");
         }
     }
+    // A thread count that changes between passes (RunOptions::thread_count, updated by
+    // should_stop as the Python binding does): the same run, bit for bit, for every algorithm,
+    // with and without history.
+    for (auto algorithm : {kmeans::Algorithm::lloyd, kmeans::Algorithm::hamerly,
+                           kmeans::Algorithm::yinyang, kmeans::Algorithm::elkan}) {
+        for (bool history : {true, false}) {
+            RunOut o;
+            o.centers = p.centers;
+            o.labels.assign(p.n, -7);
+            o.sq.assign(p.n, -1.0f);
+            kmeans::RunOptions opt;
+            opt.n_threads = 1;
+            opt.algorithm = algorithm;
+            opt.record_history = history;
+            int threads = 1, calls = 0;
+            opt.thread_count = &threads;
+            const std::function<bool()> hand_over = [&threads, &calls] {
+                threads = 1 + (calls++ * 2) % 3;  // 1, 3, 2, 1, 3, 2, ...
+                return false;
+            };
+            o.stats = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights(), o.centers.data(),
+                                        o.labels.data(), o.sq.data(), opt, hand_over);
+            if (!history) {
+                o.stats.inertia_history = r.stats.inertia_history;
+                o.stats.j_clust_history = r.stats.j_clust_history;
+            }
+            check(identical(r, o), "lloyd_run with a thread count changing between passes "
+                                   "differs (algorithm " + std::to_string(static_cast<int>(algorithm)) +
+                                   ", history " + std::to_string(history) + ")");
+        }
+    }
     // max_iter=1 and a positive tol also give consistent outputs.
     const RunOut one = run_lloyd(p, 2, 1);
     check(one.stats.n_iter == 1 && one.stats.inertia_history.size() == 1, "max_iter=1: n_iter != 1");

@@ -70,6 +70,7 @@ def lloyd(
     n_threads: int = 0,
     algorithm: str = "lloyd",
     record_history: bool = True,
+    control: np.ndarray | None = None,
 ) -> RunOutput: ...
 def assign_sparse(
     indptr: np.ndarray,

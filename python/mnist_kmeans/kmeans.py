@@ -278,6 +278,7 @@ def lloyd(
     n_threads: int | None = None,
     algorithm: str = "auto",
     record_history: bool = True,
+    control: np.ndarray | None = None,
 ) -> RunResult:
     """One run of Lloyd's algorithm in the C++ kernel.
 
@@ -314,7 +315,14 @@ def lloyd(
 
     X may also be canonical float32 CSR from :func:`mnist_kmeans._sparse.as_float32_csr`:
     then every ``algorithm`` runs Lloyd passes over the sparse rows (same labels, centers and
-    n_iter as on the dense rows; see :mod:`mnist_kmeans._sparse`).
+    n_iter as on the dense rows; see :mod:`mnist_kmeans._sparse`); ``control`` is not read
+    there (a sparse fit runs its restarts one at a time).
+
+    ``control``: None, or an int32 array ``[stop, threads]`` that another thread may write while
+    the run goes on, read between passes: ``stop`` nonzero ends the run before its next pass
+    with KeyboardInterrupt (Ctrl-C reaches only the main thread), ``threads > 0`` is the thread
+    count of the next passes (results do not depend on it).
+    :func:`mnist_kmeans.restarts.run_jobs` drives the runs of its worker threads so.
     """
     if not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
@@ -335,6 +343,7 @@ def lloyd(
         _resolve_threads(n_threads),
         _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers)),
         bool(record_history),
+        control,
     )
     return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 
@@ -432,6 +441,7 @@ def _verbose_run(
     scikit-learn's. The histories are always recorded (``record_history`` is ignored).
     """
     del record_history
+    kwargs.pop("control", None)  # one run at a time (KMeans.fit): nobody writes it
     print("Initialization complete")
 
     def report(iteration: int, p: PassResult, step: StepResult) -> None:
@@ -484,8 +494,9 @@ default='k-means++'
         Seeds the initialisation; the same int gives the same result. The restart seeds are
         derived from it once, as for :func:`mnist_kmeans.study.run_study` (see :meth:`fit`).
     n_threads : int or None, default=None
-        Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). Results do not
-        depend on it.
+        Kernel threads; None follows OpenMP (OMP_NUM_THREADS, threadpoolctl). With
+        ``n_init > 1``, several restarts run at once on fewer threads each, never more than
+        n_threads in all (see :mod:`mnist_kmeans.restarts`). Results do not depend on it.
     algorithm : {'auto', 'lloyd', 'hamerly', 'yinyang', 'elkan'}, default='auto'
         'lloyd' scores every row against every center in every pass; 'hamerly', 'yinyang' and
         'elkan' skip the scores their bounds prove useless (with margins for float32 rounding)
@@ -686,6 +697,7 @@ default='k-means++'
                     stacklevel=3,
                 )
             n_init = 1
+        algorithm = _resolve_algorithm(self.algorithm, self.max_iter, n_samples, n_clusters)
         run_options: dict[str, Any] = dict(
             sample_weight=weights,
             max_iter=self.max_iter,
@@ -694,13 +706,17 @@ default='k-means++'
         )
         if self.verbose:
             # pass by pass, printing; every run has its history, so none is run again (which
-            # would print it twice). The algorithm is checked all the same (the same errors).
-            _resolve_algorithm(self.algorithm, self.max_iter, n_samples, n_clusters)
+            # would print it twice); one run at a time, so that the lines do not interleave.
             run = functools.partial(_verbose_run, X, **run_options)
             rerun_for_history = False
+            max_parallel: int | None = 1
         else:
             run = functools.partial(lloyd, X, algorithm=self.algorithm, **run_options)
             rerun_for_history = self.record_history
+            # several runs at once only while each one's bounds are small next to X; a sparse
+            # run does not read the control cells (see lloyd): one at a time
+            small = _bound_bytes(algorithm, n_samples, n_clusters) <= AUTO_BOUND_BYTES
+            max_parallel = None if small and not _sparse.issparse(X) else 1
         restarts = run_restarts(
             run,
             X,
@@ -711,6 +727,8 @@ default='k-means++'
             sample_weight=weights,
             objective="inertia",
             record_history=rerun_for_history,
+            n_threads=self.n_threads,
+            max_parallel=max_parallel,
         )
         best = restarts.best
         distinct = int(np.count_nonzero(np.bincount(best.labels, minlength=n_clusters)))

@@ -19,19 +19,36 @@ every restart runs without it (faster, see :func:`~mnist_kmeans.kmeans.lloyd`), 
 kept runs are run again with it, from the same initial centers: the kernel's results do not
 depend on whether a history is recorded, so the rerun is the same run, bit for bit.
 
+Several runs at once. With ``n_threads`` kernel threads and several runs to do, up to
+``n_threads`` runs go at once, one thread each (an even share when there are fewer runs), in a
+thread pool (the kernel releases the GIL); once no run is left to start, the threads of each
+run that ends go to one still running, from its next pass on (see :func:`run_jobs`). On 2
+cores a two-thread run pays, every pass, the thread hand-offs (libgomp's waits were a fifth of
+a k = 20 study's samples) and runs its serial part (the center update, the bookkeeping) while
+the other core waits; two one-thread runs at once do neither. The results do not depend on it:
+each run is the same run, bit for bit, whatever its thread count, and the best and worst are
+chosen from every restart's final objective by value, then index, whatever order the runs end
+in. Never more than ``n_threads`` kernel threads run at once. Ctrl-C in the calling thread
+stops the running runs before their next pass (through a control cell the kernel reads) and
+raises KeyboardInterrupt.
+
 The driver trusts its caller: the data, parameters and seeds must be validated already.
 """
 
 from __future__ import annotations
 
 import numbers
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from . import _kernel
 from .initialization import choose_centers
 
 if TYPE_CHECKING:
@@ -43,6 +60,7 @@ __all__ = [
     "RestartSummary",
     "Restarts",
     "restart_seeds",
+    "run_jobs",
     "run_restarts",
     "seed_entropy",
 ]
@@ -50,8 +68,15 @@ __all__ = [
 #: ``progress(done, total)``, called after each finished restart.
 ProgressCallback = Callable[[int, int], None]
 
-#: ``run(init_centers, record_history=...)``: one Lloyd run from the given centers.
+#: ``run(init_centers, record_history=..., n_threads=..., control=...)``: one Lloyd run from the
+#: given centers, on ``n_threads`` kernel threads, driven by ``control`` (see :func:`run_jobs`;
+#: as :func:`~mnist_kmeans.kmeans.lloyd`'s arguments of those names).
 RunFunction = Callable[..., "RunResult"]
+
+R = TypeVar("R")
+
+#: ``job(n_threads, control)``: one unit of work for :func:`run_jobs`.
+Job = Callable[[int, "np.ndarray | None"], R]
 
 Objective = Literal["inertia", "j_clust"]
 
@@ -167,6 +192,98 @@ def restart_seeds(entropy: int, n_restarts: int) -> np.ndarray:
     return np.random.SeedSequence(entropy).generate_state(n_restarts).astype(np.int64)
 
 
+def run_jobs(
+    jobs: Sequence[Job[R]],
+    n_threads: int,
+    done: Callable[[int, R], None],
+    *,
+    max_parallel: int | None = None,
+) -> None:
+    """Run every job, several at once on a shared budget of kernel threads.
+
+    Up to ``min(n_threads, max_parallel, len(jobs))`` jobs run at once in a thread pool, started
+    in order, each as ``job(threads, control)`` with an even share of the free threads (one
+    each when there are at least as many jobs as threads). Once no job is left to start, the
+    threads of each job that ends go to the running job with the fewest (lowest index on
+    ties), through its ``control``: the last run of a study, or the longer of two, does not
+    go on with one thread while the others idle. One job at a time runs in the calling thread,
+    with every thread and ``control=None``. ``done(i, result)`` is called in the calling thread
+    as each job ends, in any order.
+
+    Parameters
+    ----------
+    jobs : sequence of callables
+        ``job(threads, control)``: start on ``threads`` kernel threads, and pass ``control``
+        (an int32 array ``[stop, threads]``, or None) on to :func:`~mnist_kmeans.kmeans.lloyd`,
+        which reads it between passes: it stops (KeyboardInterrupt) once ``control[0]`` is set,
+        and runs its next passes on ``control[1]`` threads.
+    n_threads : int
+        Kernel threads all jobs together may use, at least 1; never more run at once.
+    done : callable
+        ``done(index, result)``.
+    max_parallel : int, optional
+        At most this many jobs at once (e.g. when each needs much memory).
+
+    Raises
+    ------
+    Whatever a job or ``done`` raises (KeyboardInterrupt included): the other running jobs are
+    stopped before their next pass and waited for, and no further job starts.
+    """
+    n = len(jobs)
+    at_once = max(1, min(n_threads, n, n if max_parallel is None else max_parallel))
+    if at_once == 1:
+        for i, job in enumerate(jobs):
+            done(i, job(n_threads, None))
+        return
+    controls = np.zeros((n, 2), dtype=np.int32)  # row i: [stop, threads] of job i
+    lock = threading.Lock()
+    failures: list[BaseException] = []  # the first failure: the cause of any stop
+
+    def call(i: int) -> R:
+        try:
+            return jobs[i](int(controls[i, 1]), controls[i])
+        except BaseException as exc:
+            with lock:
+                if not failures:
+                    failures.append(exc)
+                controls[:, 0] = 1  # the others stop before their next pass
+            raise
+
+    free, started = n_threads, 0
+    running: dict[Future[R], int] = {}
+    with ThreadPoolExecutor(at_once, thread_name_prefix="mnist_kmeans-run") as pool:
+        try:
+            while started < n or running:
+                while started < n and len(running) < at_once and not failures:
+                    share = max(1, free // (at_once - len(running)))  # free >= slots left
+                    controls[started, 1] = share
+                    free -= share
+                    running[pool.submit(call, started)] = started
+                    started += 1
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                # Collected and released one by one: no finished run stays alive but the kept.
+                for future in sorted(finished, key=running.__getitem__):
+                    i = running.pop(future)
+                    free += int(controls[i, 1])  # all it had, whether it used them or not
+                    try:
+                        result = future.result()
+                    except BaseException:
+                        if failures:  # the cause, not a job it stopped
+                            raise failures[0] from None
+                        raise
+                    done(i, result)
+                    del result
+                del finished, future
+                while started == n and running and free > 0:
+                    # nothing left to start: the free threads go to the running jobs
+                    j = min(running.values(), key=lambda j: (int(controls[j, 1]), j))
+                    controls[j, 1] += 1
+                    free -= 1
+        except BaseException:
+            controls[:, 0] = 1  # the running jobs stop before their next pass; the pool waits
+            raise
+
+
 def run_restarts(
     run: RunFunction,
     X: np.ndarray,
@@ -180,6 +297,8 @@ def run_restarts(
     keep_worst: bool = False,
     record_history: bool = True,
     progress: ProgressCallback | None = None,
+    n_threads: int | None = None,
+    max_parallel: int | None = None,
 ) -> Restarts:
     """Run ``n_restarts`` Lloyd runs and keep the best (and the worst) whole.
 
@@ -188,10 +307,10 @@ def run_restarts(
     Parameters
     ----------
     run : callable
-        ``run(init_centers, record_history=...)`` runs Lloyd's algorithm on X from the given
-        centers and returns a :class:`~mnist_kmeans.kmeans.RunResult`; the caller binds the
-        data and the Lloyd parameters (e.g. ``functools.partial`` of
-        :func:`~mnist_kmeans.kmeans.lloyd`).
+        ``run(init_centers, record_history=..., n_threads=..., control=...)`` runs Lloyd's
+        algorithm on X from the given centers and returns a
+        :class:`~mnist_kmeans.kmeans.RunResult`; the caller binds the data and the other Lloyd
+        parameters (e.g. ``functools.partial`` of :func:`~mnist_kmeans.kmeans.lloyd`).
     X : ndarray of shape (n_samples, n_features)
         C-contiguous float32 or float64 rows, for the initial centers.
     n_clusters : int
@@ -219,7 +338,14 @@ def run_restarts(
         MNIST 60k, k = 10 and 20: lean runs take 0.50-0.57 of the time), and the kept runs'
         histories are then empty.
     progress : callable, optional
-        ``progress(done, n_restarts)`` after each finished restart.
+        ``progress(done, n_restarts)`` after each finished restart, in the calling thread
+        (restarts that run at once may finish in any order).
+    n_threads : int, optional
+        Kernel threads for all runs together; None: the OpenMP default of the calling thread
+        (``OMP_NUM_THREADS``, threadpoolctl). Several runs go at once when it is above 1 (see
+        the module docstring and :func:`run_jobs`); results do not depend on it.
+    max_parallel : int, optional
+        At most this many runs at once (each keeps its own bounds and outputs).
 
     Returns
     -------
@@ -227,52 +353,72 @@ def run_restarts(
     """
     given = not isinstance(init, str) and not callable(init)
     seeds: Sequence[int | None] = [None] if given else restart_seeds(entropy, n_restarts).tolist()
+    budget = _kernel.max_threads() if n_threads is None else n_threads  # in the calling thread
     # One run with a history: record it now; several: only the kept runs', run again later.
     record_each = record_history and n_restarts == 1
     keep_results = not record_history  # no reruns: keep the best (and worst) lean results
-    summaries: list[RestartSummary] = []
+    summaries: list[RestartSummary | None] = [None] * len(seeds)
     # Only what is needed to run the kept restarts again (their initial centers), or, without
     # histories, the kept runs themselves.
-    best_index = worst_index = 0
+    best_index = worst_index = -1
     best_start = worst_start = None
     best_value = worst_value = 0.0
     only: RunResult | None = None
     best_result: RunResult | None = None
     worst_result: RunResult | None = None
-    for i, seed in enumerate(seeds):
-        start = time.perf_counter()
-        if given:
-            centers = init
-        else:
-            rng = np.random.RandomState(seed)
-            centers = choose_centers(X, n_clusters, init, rng, sample_weight)
-        result = run(centers, record_history=record_each)
-        summaries.append(
-            RestartSummary(
-                seed,
-                result.inertia,
-                result.j_clust,
-                result.n_iter,
-                result.converged,
-                result.n_relocated,
-                time.perf_counter() - start,
-            )
+    finished = 0
+
+    def restart(i: int) -> Job[tuple[np.ndarray, RunResult, float]]:
+        def job(threads: int, control: np.ndarray | None) -> tuple[np.ndarray, RunResult, float]:
+            start = time.perf_counter()
+            if given:
+                centers = init
+            else:
+                rng = np.random.RandomState(seeds[i])
+                centers = choose_centers(X, n_clusters, init, rng, sample_weight)
+            result = run(centers, record_history=record_each, n_threads=threads, control=control)
+            return centers, result, time.perf_counter() - start
+
+        return job
+
+    def restart_done(i: int, out: tuple[np.ndarray, RunResult, float]) -> None:
+        nonlocal best_index, best_value, best_start, best_result, finished
+        nonlocal worst_index, worst_value, worst_start, worst_result, only
+        centers, result, seconds = out
+        summaries[i] = RestartSummary(
+            seeds[i],
+            result.inertia,
+            result.j_clust,
+            result.n_iter,
+            result.converged,
+            result.n_relocated,
+            seconds,
         )
         value = getattr(result, objective)
-        # Strict comparisons: on a tie the earlier restart stays.
-        if i == 0 or value < best_value:
+        # By value, then index (ties go to the lower restart), whatever order runs end in.
+        if best_index < 0 or (value, i) < (best_value, best_index):
             best_index, best_value, best_start = i, value, centers
             if keep_results:
                 best_result = result
-        if i == 0 or value > worst_value:
+        if worst_index < 0 or value > worst_value or (value == worst_value and i < worst_index):
             worst_index, worst_value, worst_start = i, value, centers
             if keep_results and keep_worst:
                 worst_result = result
         if record_each:
             only = result
-        del result  # only the kept runs' initial centers (or lean results) stay alive
+        finished += 1
         if progress is not None:
-            progress(i + 1, n_restarts)
+            progress(finished, n_restarts)
+
+    # k-means++ calls BLAS: its threads count against the budget when inits run at once.
+    blas = (threadpool_limits(max(1, budget // min(budget, n_restarts)), user_api="blas")
+            if not given and init == "k-means++" and min(budget, n_restarts) > 1 else None)
+    try:
+        run_jobs([restart(i) for i in range(len(seeds))], budget, restart_done,
+                 max_parallel=max_parallel)
+    finally:
+        if blas is not None:
+            blas.restore_original_limits()
 
     if only is not None:
         best = worst = only
@@ -281,11 +427,21 @@ def run_restarts(
         best = best_result
         worst = worst_result if worst_result is not None else best
     else:
-        best = run(best_start, record_history=True)
-        if keep_worst and worst_index != best_index:
-            worst = run(worst_start, record_history=True)
-        else:
-            worst = best
+        # The kept runs again, with their histories (at once when there are two).
+        starts = [best_start] + ([worst_start] if keep_worst and worst_index != best_index else [])
+        reruns: list[RunResult | None] = [None] * len(starts)
+
+        def rerun(start: np.ndarray) -> Job[RunResult]:
+            return lambda threads, control: run(start, record_history=True, n_threads=threads,
+                                                control=control)
+
+        def rerun_done(i: int, result: RunResult) -> None:
+            reruns[i] = result
+
+        run_jobs([rerun(c) for c in starts], budget, rerun_done, max_parallel=max_parallel)
+        best = reruns[0]
+        worst = reruns[-1] if len(reruns) == 2 else best
+    assert all(s is not None for s in summaries) and best is not None and worst is not None
     return Restarts(
         summaries=tuple(summaries),
         objective=objective,

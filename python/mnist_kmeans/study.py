@@ -235,9 +235,12 @@ def run_study(
         Iteration limit of each run; runs go on until no label changes, no center moves, or
         the limit.
     n_threads : int or None, default=None
-        Kernel threads; None follows OpenMP. Results do not depend on it.
+        Kernel threads; None follows OpenMP (``OMP_NUM_THREADS``, threadpoolctl). With more
+        than one, several restarts run at once on one thread each (see
+        :mod:`mnist_kmeans.restarts`). Results do not depend on it.
     progress : callable, optional
-        ``progress(done, total)`` is called after each finished restart.
+        ``progress(done, total)`` is called after each finished restart (in the calling
+        thread; restarts that run at once may finish in any order).
 
     Returns
     -------
@@ -293,6 +296,7 @@ def _study(
         objective="j_clust",
         keep_worst=True,
         progress=progress,
+        n_threads=n_threads,
     )
     assert result.worst is not None and result.worst_index is not None  # keep_worst
     return StudyResult(
