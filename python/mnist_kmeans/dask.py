@@ -438,9 +438,16 @@ class _Data:
         return out
 
 
+def _workers(client: Client) -> dict[str, dict]:
+    try:
+        return client.scheduler_info(n_workers=-1)["workers"]  # all, not the first 5
+    except TypeError:  # distributed before 2025.4 lists them all
+        return client.scheduler_info()["workers"]
+
+
 def _host_threads(client: Client) -> dict[str, int]:
     """Kernel threads per worker: its host's cores shared among the host's worker threads."""
-    workers = client.scheduler_info(n_workers=-1)["workers"]
+    workers = _workers(client)
     cores = client.run(_cpu_count)
     per_host: dict[str, int] = {}
     for info in workers.values():
@@ -461,7 +468,7 @@ def _large_graph_filter() -> warnings.catch_warnings:
 
 
 def _rows_per_block(n: int, client: Client) -> int:
-    threads = sum(int(w["nthreads"]) for w in client.scheduler_info(n_workers=-1)["workers"].values())
+    threads = sum(int(w["nthreads"]) for w in _workers(client).values())
     per = -(-n // max(1, 2 * threads))
     return max(CHUNK, -(-per // CHUNK) * CHUNK)
 
