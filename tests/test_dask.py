@@ -324,3 +324,40 @@ def test_the_package_works_without_dask():
     assert out.stdout.splitlines() == [
         "True", "mnist_kmeans.dask needs dask[array] and distributed: "
         "pip install 'mnist-kmeans[dask]'"]
+
+
+# --- worker processes: pickling, and a worker killed mid-fit -----------------------------
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_fit_changes_nothing(X, tmp_path):
+    # X read from files, so that the blocks of a dead worker can be read again
+    path = str(tmp_path / "X")
+    da.to_npy_stack(path, chunked(X, 700))  # 700: blocks not aligned to 512 rows
+    Xd = da.from_npy_stack(path)
+    init = np.vstack([X[:4], X[:4], X[10:14]])  # relocations too
+    local = mnist_kmeans.KMeans(12, init=init, record_history=True).fit(X)
+    killed = []
+    with _cluster(2, processes=True) as cluster, distributed.Client(
+            cluster, set_as_default=False) as c:
+        pids = c.run(os.getpid)
+
+        def kill(iteration):
+            if iteration == 3:  # the worker holding the most blocks of X
+                victim = max(c.has_what().items(), key=lambda item: len(item[1]))[0]
+                os.kill(pids[victim], signal.SIGKILL)
+                killed.append(iteration)
+                time.sleep(0.2)  # the next pass starts while the scheduler learns of it
+
+        times = []
+        dist = DaskKMeans(12, init=init, record_history=True, client=c).fit(
+            Xd, _on_iteration=lambda i: (times.append(time.perf_counter()), kill(i)))
+        print("seconds per iteration", np.round(np.diff(times), 3))
+        labels = dist.labels_.compute(scheduler=c)
+    assert killed == [3]
+    assert local.n_iter_ > 5
+    assert np.array_equal(labels, local.labels_)
+    assert np.array_equal(dist.cluster_centers_, local.cluster_centers_)
+    assert np.array_equal(dist.history_, local.history_)
+    assert (dist.n_iter_, dist.inertia_, dist.j_clust_) == (
+        local.n_iter_, local.inertia_, local.j_clust_)

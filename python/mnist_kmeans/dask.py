@@ -958,7 +958,8 @@ default='k-means||'
                     _labels_block, centers_d, best.run_id, best.last_pass, data.threads, what,
                     kept, dtype=dtype, drop_axis=1))
             labels, sq = client.persist(out)
-            wait([labels, sq])
+            with client.as_current():  # wait() looks for the current client, maybe not ours
+                wait([labels, sq])
         finally:
             for run_id in run_ids:
                 client.run(_drop_run, run_id, on_error="ignore")
