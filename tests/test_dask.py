@@ -361,3 +361,15 @@ def test_a_worker_killed_mid_fit_changes_nothing(X, tmp_path):
     assert np.array_equal(dist.history_, local.history_)
     assert (dist.n_iter_, dist.inertia_, dist.j_clust_) == (
         local.n_iter_, local.inertia_, local.j_clust_)
+
+
+def test_threads_share_the_cores_and_change_nothing(client, X):
+    init = X[:5].copy()
+    default = DaskKMeans(5, init=init, max_iter=5).fit(chunked(X, 1300))
+    # in-process workers share this process's cores: 2 workers of 1 thread each
+    cores = len(os.sched_getaffinity(0))
+    assert set(default._task_threads_.values()) == {max(1, cores // 2)}
+    for n_threads in (1, 3):
+        other = DaskKMeans(5, init=init, max_iter=5, n_threads=n_threads).fit(chunked(X, 1300))
+        assert np.array_equal(other.cluster_centers_, default.cluster_centers_)
+        assert other.inertia_ == default.inertia_
