@@ -150,12 +150,15 @@ def _inspect(x: np.ndarray, w: np.ndarray | None, with_moments: bool) -> dict[st
     out["largest"] = max(abs(low), abs(high))
     # the kernel's exactness facts (cpp/kmeans/row_facts.cpp): the lowest power of two every
     # value is a multiple of, and the highest float32 exponent
-    bits = x.view(np.uint32).ravel()
-    exponent = (bits >> np.uint32(23)) & np.uint32(0xFF)
-    out["highest"] = int(exponent.max())
-    nonzero = (bits & np.uint32(0x7FFFFFFF)) != 0
-    if nonzero.any():
-        e = exponent[nonzero].astype(np.int64)
+    out["highest"] = int((np.float32(out["largest"]).view(np.uint32) >> np.uint32(23)) & 0xFF)
+    if out["largest"] == 0:
+        pass  # all zeros: no lowest bit
+    elif np.array_equal(x, np.trunc(x)):  # integers (pixels): fast, and 2^0 is low enough
+        out["lowest"] = 0
+    else:
+        bits = x.view(np.uint32).ravel()
+        nonzero = (bits & np.uint32(0x7FFFFFFF)) != 0
+        e = ((bits[nonzero] >> np.uint32(23)) & np.uint32(0xFF)).astype(np.int64)
         m = (bits[nonzero] & np.uint32(0x7FFFFF)).astype(np.int64)
         significand = np.where(e != 0, m | 0x800000, m)
         lowest_bit = np.log2((significand & -significand).astype(np.float64)).astype(np.int64)
@@ -809,6 +812,8 @@ default='k-means||'
         given chunking, within about 1e-6 relative of the single-machine fit.
     n_passes_ : int
         Passes over X during fit (initialisation included).
+    init_seconds_ : float
+        Wall time of the kept run's initialisation.
 
     Notes
     -----
@@ -936,6 +941,7 @@ default='k-means||'
                         oversampling_factor=float(self.oversampling_factor),
                         n_threads=self.n_threads)
                     passes += int(self.init_steps) + 1
+                init_seconds = time.perf_counter() - start
                 run = driver.run(centers)
                 run_ids.append(run.run_id)
                 passes += run.n_iter + (run.last_pass > run.n_iter)
@@ -945,7 +951,7 @@ default='k-means||'
                 if best is None or run.inertia < best.inertia:  # ties: the earlier stays
                     if best is not None:
                         client.run(_drop_run, best.run_id, on_error="ignore")
-                    best, best_index = run, i
+                    best, best_index, best_init_seconds = run, i, init_seconds
                 else:
                     client.run(_drop_run, run.run_id, on_error="ignore")
             assert best is not None
@@ -980,6 +986,7 @@ default='k-means||'
         self.best_restart_ = best_index
         self.exact_ = facts["exact"]
         self.n_passes_ = passes
+        self.init_seconds_ = best_init_seconds
         self._task_threads_ = threads_used
         return self
 
