@@ -271,6 +271,12 @@ def test_kmeans_parallel_does_not_depend_on_the_chunking(client, X):
         assert np.array_equal(other.cluster_centers_, fits[0].cluster_centers_)
         assert other.inertia_ == fits[0].inertia_
     assert fits[0].n_passes_ == 1 + 3 + 2 + 1  # validation, 2 rounds + weights, 2 + final
+    # with integer weights too (the first row and the draws are weighted)
+    w = np.random.default_rng(8).integers(0, 3, len(X)).astype(np.float64)
+    weighted = [DaskKMeans(10, random_state=5, max_iter=2).fit(chunked(X, chunks), sample_weight=w)
+                for chunks in (1300, (700, 0, 1100, 1, 0, 1199))]
+    assert np.array_equal(weighted[0].cluster_centers_, weighted[1].cluster_centers_)
+    assert not np.array_equal(weighted[0].cluster_centers_, fits[0].cluster_centers_)
     # another seed, other centers
     assert not np.array_equal(
         DaskKMeans(10, random_state=6, max_iter=2).fit(chunked(X, 1300)).cluster_centers_,
