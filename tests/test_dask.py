@@ -347,6 +347,8 @@ def test_a_worker_killed_mid_fit_changes_nothing(X, tmp_path):
     with _cluster(2, processes=True) as cluster, distributed.Client(
             cluster, set_as_default=False) as c:
         pids = c.run(os.getpid)
+        # the Nanny would start a new worker; closing the cluster would then wait for it
+        c.run(lambda dask_worker: setattr(dask_worker, "auto_restart", False), nanny=True)
 
         def kill(iteration):
             if iteration == 3:  # the worker holding the most blocks of X
