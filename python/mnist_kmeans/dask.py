@@ -45,7 +45,6 @@ explicit count given to the kernel overrides it. Results do not depend on the th
 from __future__ import annotations
 
 import numbers
-import operator
 import os
 import threading
 import time
