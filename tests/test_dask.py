@@ -380,3 +380,36 @@ def test_threads_share_the_cores_and_change_nothing(client, X):
         other = DaskKMeans(5, init=init, max_iter=5, n_threads=n_threads).fit(chunked(X, 1300))
         assert np.array_equal(other.cluster_centers_, default.cluster_centers_)
         assert other.inertia_ == default.inertia_
+
+
+def test_study_restarts_on_dask_equal_the_local_study(client, X, tmp_path):
+    from mnist_kmeans.dask import DaskRunner
+    from mnist_kmeans.study import run_study
+
+    local = run_study(X[:2000], 4, 3, random_state=2)
+    dist = run_study(X[:2000], 4, 3, random_state=2, runner=DaskRunner(client))
+    for name in ("seeds", "inertia", "j_clust", "n_iter", "converged", "n_relocated"):
+        assert np.array_equal(getattr(dist, name), getattr(local, name)), name
+    for which in ("best", "worst"):
+        a, b = getattr(dist, which), getattr(local, which)
+        for field in ("centers", "labels", "sq_distances", "inertia_history", "j_clust_history"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), (which, field)
+    # the command line: --dask-workers
+    from mnist_kmeans.cli import main
+
+    argv = ["study", "--limit", "1500", "--k", "3", "--restarts", "2", "--nearest", "3",
+            "--quiet", "--seed", "7"]
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--dask-workers", "2", "--out", str(tmp_path / "dask")]) == 0
+    import json
+
+    def timeless(value):  # the summary without wall times, dates and the command line
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items()
+                    if k not in ("created", "argv") and "seconds" not in k}
+        return [timeless(v) for v in value] if isinstance(value, list) else value
+
+    summaries = [timeless(json.loads((tmp_path / d / "summary.json").read_text()))
+                 for d in ("local", "dask")]
+    assert summaries[0] == summaries[1]
+    assert summaries[0]["studies"][0]["runs"]  # not compared empty

@@ -79,11 +79,11 @@ from ._validation import (
 )
 from .initialization import choose_centers
 from .kmeans import KMeans as LocalKMeans
-from .kmeans import lloyd
+from .kmeans import RunResult, lloyd
 from .restarts import RestartSummary, restart_seeds, seed_entropy
 from .step import RelocationCandidates, lloyd_step, merge_candidates, relocation_candidates, sum_in_order
 
-__all__ = ["KMeans", "kmeans_parallel_centers"]
+__all__ = ["DaskRunner", "KMeans", "kmeans_parallel_centers"]
 
 CHUNK = int(_kernel.chunk_rows)
 
@@ -768,6 +768,56 @@ def kmeans_parallel_centers(
     start = choose_centers(candidates, n_clusters, "k-means++", rng, weights)
     return lloyd(candidates, start, sample_weight=weights, n_threads=n_threads,
                  record_history=False).centers
+
+
+class DaskRunner:
+    """Lloyd runs on a Dask cluster for the restart driver of :mod:`mnist_kmeans.study`.
+
+    ``run_study(X, ..., runner=DaskRunner(client))`` (and ``run_notebook``, and the command
+    line's ``--scheduler`` / ``--dask-workers``) runs every restart as a distributed fit: the
+    same seeds, initial centers and results as the local run, bit for bit, when the cluster
+    sums are exact (MNIST pixels). X is sent to the workers once per array (and kept there
+    while this runner holds it); each run's labels and distances are gathered to the client.
+    """
+
+    def __init__(self, client: Client | None = None) -> None:
+        self.client = client if client is not None else default_client()
+        self._X: Any = None
+        self._data: _Data | None = None
+
+    def __call__(self, X: np.ndarray, *, max_iter: int, n_threads: int | None = None
+                 ) -> Callable[..., RunResult]:
+        """``run(init_centers, record_history=...)`` over X (validated float32 rows)."""
+        if self._X is not X or self._data is None:
+            self._data = None  # release the previous array's blocks first
+            self._data, _ = _prepare(self.client, X, None, 1, False, n_threads)
+            self._X = X
+        data = self._data
+        driver = _Driver(data, int(max_iter), 0.0, None)
+
+        def run(init_centers: np.ndarray, record_history: bool = True) -> RunResult:
+            r = driver.run(init_centers)
+            try:
+                parts = data.map(_last_pass, data.blocks, None, r.centers, r.run_id,
+                                 list(range(len(data.blocks))), r.last_pass, data.threads)
+            finally:
+                self.client.run(_drop_run, r.run_id, on_error="ignore")
+            empty = np.empty(0, np.float64)
+            return RunResult(
+                centers=r.centers,
+                labels=np.concatenate([p[0] for p in parts]),
+                sq_distances=np.concatenate([p[1] for p in parts]),
+                inertia_history=np.array(r.history) if record_history else empty,
+                j_clust_history=np.array(r.j_history) if record_history else empty,
+                inertia=r.inertia,
+                j_clust=r.j_clust,
+                n_iter=r.n_iter,
+                converged=r.converged,
+                n_relocated=r.n_relocated,
+                init_centers=init_centers,
+            )
+
+        return run
 
 
 _HISTORY_ATTRIBUTES = ("history_", "j_clust_history_")
