@@ -391,7 +391,8 @@ def _dask_runner(args: argparse.Namespace) -> Iterator[Any]:
 
         from .dask import DaskRunner
     except ImportError as exc:
-        raise SystemExit(f"{PROG}: --scheduler and --dask-workers need the [dask] extra: {exc}")
+        # a ValueError: main() prints it on one line and exits with status 2
+        raise ValueError(f"--scheduler and --dask-workers need the [dask] extra: {exc}") from None
     with contextlib.ExitStack() as stack:
         if address is not None:
             client = stack.enter_context(Client(address, set_as_default=False))
