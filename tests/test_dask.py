@@ -386,8 +386,8 @@ def test_study_restarts_on_dask_equal_the_local_study(client, X, tmp_path):
     from mnist_kmeans.dask import DaskRunner
     from mnist_kmeans.study import run_study
 
-    local = run_study(X[:2000], 4, 3, random_state=2)
-    dist = run_study(X[:2000], 4, 3, random_state=2, runner=DaskRunner(client))
+    local = run_study(X[:1000], 4, 2, random_state=2)
+    dist = run_study(X[:1000], 4, 2, random_state=2, runner=DaskRunner(client))
     for name in ("seeds", "inertia", "j_clust", "n_iter", "converged", "n_relocated"):
         assert np.array_equal(getattr(dist, name), getattr(local, name)), name
     for which in ("best", "worst"):
@@ -397,7 +397,7 @@ def test_study_restarts_on_dask_equal_the_local_study(client, X, tmp_path):
     # the command line: --dask-workers
     from mnist_kmeans.cli import main
 
-    argv = ["study", "--limit", "1500", "--k", "3", "--restarts", "2", "--nearest", "3",
+    argv = ["study", "--limit", "600", "--k", "3", "--restarts", "2", "--nearest", "3",
             "--quiet", "--seed", "7"]
     assert main([*argv, "--out", str(tmp_path / "local")]) == 0
     assert main([*argv, "--dask-workers", "2", "--out", str(tmp_path / "dask")]) == 0
