@@ -129,6 +129,20 @@ def _add_common(parser: argparse.ArgumentParser, out_default: str) -> None:
         help="kernel threads (default: OpenMP's, e.g. OMP_NUM_THREADS); results do not "
         "depend on it",
     )
+    dask = run.add_mutually_exclusive_group()
+    dask.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run each restart on this Dask cluster (e.g. tcp://host:8786; needs the [dask] "
+        "extra); results are those of a local run",
+    )
+    dask.add_argument(
+        "--dask-workers",
+        metavar="N",
+        type=_positive_int_arg,
+        help="run each restart on a local Dask cluster of N in-process workers (needs the "
+        "[dask] extra)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument(
         "--out",
@@ -365,6 +379,31 @@ def _write(args: argparse.Namespace, studies: list, images: np.ndarray, labels: 
     return analysis
 
 
+@contextlib.contextmanager
+def _dask_runner(args: argparse.Namespace) -> Iterator[Any]:
+    """The runner of --scheduler / --dask-workers (None without them), its client closed after."""
+    address, workers = getattr(args, "scheduler", None), getattr(args, "dask_workers", None)
+    if address is None and workers is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+
+        from .dask import DaskRunner
+    except ImportError as exc:
+        # a ValueError: main() prints it on one line and exits with status 2
+        raise ValueError(f"--scheduler and --dask-workers need the [dask] extra: {exc}") from None
+    with contextlib.ExitStack() as stack:
+        if address is not None:
+            client = stack.enter_context(Client(address, set_as_default=False))
+        else:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=False,
+                dashboard_address="127.0.0.1:0"))
+            client = stack.enter_context(Client(cluster, set_as_default=False))
+        yield DaskRunner(client)
+
+
 def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .report_folder import check_output_dir
     from .study import run_study
@@ -375,7 +414,8 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _status(args, f"{source['origin']}: {_fmt(len(images), 'count')} images")
     _check_nearest_fits(args.nearest, len(images), args.n_clusters)
     X = images.reshape(len(images), -1)
-    with _progress(args, args.restarts, f"k={args.n_clusters}") as progress:
+    with _dask_runner(args) as runner, _progress(
+            args, args.restarts, f"k={args.n_clusters}") as progress:
         study = run_study(
             X,
             args.n_clusters,
@@ -385,6 +425,7 @@ def _run_study(args: argparse.Namespace, argv: Sequence[str]) -> int:
             max_iter=args.max_iter,
             n_threads=args.threads,
             progress=progress,
+            runner=runner,
         )
     _warn_unconverged([study], args.max_iter)
     analysis = _write(args, [study], images, labels, source, argv)
@@ -472,7 +513,7 @@ def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _check_nearest_fits(args.nearest, len(images), min(k for k, _ in NOTEBOOK_EXPERIMENTS))
     X = images.reshape(len(images), -1)
     total = sum(restarts for _, restarts in NOTEBOOK_EXPERIMENTS)
-    with _progress(args, total, "notebook") as progress:
+    with _dask_runner(args) as runner, _progress(args, total, "notebook") as progress:
         studies = run_notebook(
             X,
             init=args.init,
@@ -480,6 +521,7 @@ def _run_notebook(args: argparse.Namespace, argv: Sequence[str]) -> int:
             max_iter=args.max_iter,
             n_threads=args.threads,
             progress=progress,
+            runner=runner,
         )
     _warn_unconverged(studies, args.max_iter)
     analysis = _write(args, studies, images, labels, source, argv)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +31,9 @@ from ._validation import as_float32_rows, check_n_clusters, check_positive_int, 
 from .initialization import check_init_method
 from .kmeans import RunResult, lloyd
 from .restarts import ProgressCallback, restart_seeds, run_restarts, seed_entropy
+
+#: ``runner(X, max_iter=..., n_threads=...)`` -> the ``run`` of each restart (see run_study)
+Runner = Callable[..., Callable[..., RunResult]]
 
 __all__ = [
     "NOTEBOOK_EXPERIMENTS",
@@ -212,6 +215,7 @@ def run_study(
     max_iter: int = 300,
     n_threads: int | None = None,
     progress: ProgressCallback | None = None,
+    runner: Runner | None = None,
 ) -> StudyResult:
     """Run Lloyd's algorithm ``restarts`` times from different initial centers.
 
@@ -241,6 +245,11 @@ def run_study(
     progress : callable, optional
         ``progress(done, total)`` is called after each finished restart (in the calling
         thread; restarts that run at once may finish in any order).
+    runner : callable, optional
+        ``runner(X, max_iter=..., n_threads=...)`` returns the ``run`` of each restart (see
+        :func:`mnist_kmeans.restarts.run_restarts`); None runs :func:`lloyd` here.
+        :class:`mnist_kmeans.dask.DaskRunner` runs them on a Dask cluster, with the same
+        results (one restart at a time; each is spread over the cluster).
 
     Returns
     -------
@@ -261,7 +270,8 @@ def run_study(
     restarts = check_positive_int(restarts, "restarts")
     init, max_iter, n_threads = _check_run_parameters(init, max_iter, n_threads)
     return _study(
-        X, n_clusters, restarts, init, seed_entropy(random_state), max_iter, n_threads, progress
+        X, n_clusters, restarts, init, seed_entropy(random_state), max_iter, n_threads, progress,
+        runner,
     )
 
 
@@ -283,11 +293,17 @@ def _study(
     max_iter: int,
     n_threads: int | None,
     progress: ProgressCallback | None,
+    runner: Runner | None = None,
 ) -> StudyResult:
     """:func:`run_study` for validated input (X as from ``as_float32_rows``; not checked)."""
     start = time.perf_counter()
+    run = (
+        functools.partial(lloyd, X, max_iter=max_iter, n_threads=n_threads)
+        if runner is None
+        else runner(X, max_iter=max_iter, n_threads=n_threads)
+    )
     result = run_restarts(
-        functools.partial(lloyd, X, max_iter=max_iter, n_threads=n_threads),
+        run,
         X,
         n_clusters,
         restarts,
@@ -297,6 +313,8 @@ def _study(
         keep_worst=True,
         progress=progress,
         n_threads=n_threads,
+        # on a cluster, one restart at a time: each pass already uses every worker
+        max_parallel=None if runner is None else 1,
     )
     assert result.worst is not None and result.worst_index is not None  # keep_worst
     return StudyResult(
@@ -331,6 +349,7 @@ def run_notebook(
     max_iter: int = 300,
     n_threads: int | None = None,
     progress: ProgressCallback | None = None,
+    runner: Runner | None = None,
 ) -> list[StudyResult]:
     """The course notebook's experiments: one :func:`run_study` per (n_clusters, restarts).
 
@@ -348,6 +367,8 @@ def run_notebook(
         None or a generator).
     progress : callable, optional
         ``progress(done, total)`` counts restarts over all experiments together.
+    runner : callable, optional
+        As for :func:`run_study`.
 
     Returns
     -------
@@ -376,7 +397,7 @@ def run_notebook(
                 progress(offset + done, total)
 
         results.append(
-            _study(X, n_clusters, restarts, init, entropy, max_iter, n_threads, step)
+            _study(X, n_clusters, restarts, init, entropy, max_iter, n_threads, step, runner)
         )
         done_before += restarts
     return results
