@@ -361,3 +361,16 @@ def test_no_copy_of_X_in_another_dtype(dtype):
     X = np.random.default_rng(0).random((20000, 200)).astype(dtype)
     peak = peak_during(lambda: KMeans(8, random_state=0, max_iter=5, n_threads=1).fit(X).predict(X))
     assert peak < X.nbytes // 4, f"a fit traced {peak / 2**20:.1f} MB for {X.nbytes / 2**20:.0f} MB of X"
+
+
+@pytest.mark.parametrize("k", [5, 10])
+def test_the_oracle_in_float32_models_the_float32_kernel(mnist_sample, k):
+    """reference.kmeans(dtype=np.float32) rounds its centers as the float32 kernel does: on
+    these MNIST rows (no label within float32 rounding of a tie) the runs agree bit for bit."""
+    X = mnist_sample[0][:2000]
+    init = X[np.random.default_rng(k).choice(len(X), k, replace=False)]
+    run = lloyd(X, init, algorithm="lloyd", n_threads=1)
+    ref = reference.kmeans(X, init, dtype=np.float32)
+    assert ref.centers.dtype == np.float32 and run.n_iter == ref.n_iter
+    np.testing.assert_array_equal(run.labels, ref.labels)
+    np.testing.assert_array_equal(run.centers, ref.centers)
