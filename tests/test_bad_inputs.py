@@ -360,6 +360,14 @@ CASES = [
         "n_threads must be a positive integer or None, got -2",
     ),
     Case(
+        "lloyd-control-int64", run_lloyd(control=np.zeros(2, dtype=np.int64)), X_init(),
+        TypeError, "control must have dtype int32, got int64",
+    ),
+    Case(
+        "lloyd-control-size", run_lloyd(control=np.zeros(3, dtype=np.int32)), X_init(),
+        ValueError, "control must have two elements",
+    ),
+    Case(
         "lloyd-X-float64", run_lloyd(), X_init(make_X=lambda: data().astype(np.float64)), TypeError,
         "X must have dtype float32, got float64",
     ),
