@@ -498,6 +498,14 @@ CASES = [
         "centers must have dtype float64, got float32",
     ),
     Case(
+        "lloyd-control-int64", run_lloyd(control=np.zeros(2, dtype=np.int64)), X_init(),
+        TypeError, "control must have dtype int32, got int64",
+    ),
+    Case(
+        "lloyd-control-size", run_lloyd(control=np.zeros(3, dtype=np.int32)), X_init(),
+        ValueError, "control must have two elements",
+    ),
+    Case(
         "lloyd-X-list", run_lloyd(), X_init(make_X=lambda: data().tolist()), TypeError,
         "X must be a numpy array",
     ),
