@@ -75,7 +75,8 @@ class StudyResult:
     n_relocated : ndarray of shape (n_restarts,), int64
         Empty clusters relocated during each restart.
     run_seconds : ndarray of shape (n_restarts,), float64
-        Wall time of each restart (initialisation included).
+        Wall time of each restart (initialisation included). Restarts that ran at once (see
+        ``n_threads``) overlap: the sum can exceed ``elapsed``.
     best, worst : RunResult
         The runs with the lowest and the highest final J_clust, whole (the same object when
         there is one restart).
