@@ -250,7 +250,8 @@ def test_callable_init_called_once_per_restart_with_its_restart_state() -> None:
         calls.append((data, n_clusters, random_state))
         return data[random_state.choice(len(data), n_clusters, replace=False)]
 
-    km = KMeans(3, init=init, n_init=4, random_state=7).fit(X.astype(np.float64))
+    X64 = X.astype(np.float64)
+    km = KMeans(3, init=init, n_init=4, random_state=7).fit(X64)
     assert len(calls) == 4 and len(km.restarts_) == 4
     seeds = restart_seeds(seed_entropy(7), 4)
     for (data, k, rng), seed in zip(calls, seeds):
@@ -260,12 +261,12 @@ def test_callable_init_called_once_per_restart_with_its_restart_state() -> None:
     assert [s.seed for s in km.restarts_] == seeds.tolist()
     # the kept restart, redone alone from its seed, gives the same centers
     best_seed = int(seeds[km.best_restart_])
-    start = initial_centers(X, 3, init, random_state=best_seed)
-    alone = KMeans(3, init=start, n_init=1).fit(X)
+    start = initial_centers(X64, 3, init, random_state=best_seed)
+    alone = KMeans(3, init=start, n_init=1).fit(X64)
     np.testing.assert_array_equal(alone.cluster_centers_, km.cluster_centers_)
     # the same draws as 'random' (which picks rows the same way from the same state)
     calls.clear()
-    same = KMeans(3, init="random", n_init=4, random_state=7).fit(X)
+    same = KMeans(3, init="random", n_init=4, random_state=7).fit(X64)
     assert [s.inertia for s in km.restarts_] == [s.inertia for s in same.restarts_]
 
 

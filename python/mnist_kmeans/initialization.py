@@ -142,7 +142,7 @@ def choose_centers(
             centers, n_clusters, X.shape[1], name="the array returned by the init callable",
             dtype=X.dtype,
         )
-    n_samples = X.shape[0]
+    n_samples = X.shape[0] if issparse(X) else len(X)  # len: row views (dask blocks) too
     p = None if sample_weight is None else sample_weight / sample_weight.sum()
     if init == "random":
         chosen = rng.choice(n_samples, size=n_clusters, replace=False, p=p)
