@@ -157,8 +157,12 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
 
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
-                 const std::string& algorithm, bool record_history) {
+                 const std::string& algorithm, bool record_history, bool adaptive,
+                 const std::string& schedule) {
     Problem p = check(X_obj, init_obj, w_obj);
+    if (schedule.find_first_not_of("fb") != std::string::npos) {
+        throw py::value_error("schedule must hold only 'f' and 'b', got '" + schedule + "'");
+    }
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (p.k > p.n) throw py::value_error("more centers than rows");
@@ -168,6 +172,8 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     options.n_threads = resolve_threads(n_threads);
     options.algorithm = parse_algorithm(algorithm);
     options.record_history = record_history;
+    options.adaptive = adaptive;
+    options.schedule = schedule;
     // The caller's initial centers are copied: they are never modified.
     FloatArray centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
@@ -187,7 +193,7 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     if (run.interrupted) throw py::error_already_set();  // the KeyboardInterrupt that stopped it
     return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
                 run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
-                copy_of(run.rows_scored));
+                copy_of(run.rows_scored), py::str(run.pass_kinds), copy_of(run.pass_seconds));
 }
 
 // The candidates a Python caller gives the step: (rows int64, labels int32, weights float64 or
@@ -328,7 +334,8 @@ PYBIND11_MODULE(_kernel, m) {
     const py::object run_type = named_tuple(
         m, "RunOutput",
         {"centers", "labels", "sq_distances", "inertia_history", "j_clust_history", "inertia",
-         "j_clust", "n_iter", "converged", "n_relocated", "rows_scored"},
+         "j_clust", "n_iter", "converged", "n_relocated", "rows_scored", "pass_kinds",
+         "pass_seconds"},
         "One Lloyd run (see lloyd).");
     const py::object step_type = named_tuple(
         m, "StepOutput",
@@ -353,15 +360,21 @@ the OpenMP default. Inputs must be C-contiguous float32 (sample_weight float64);
 is checked.)doc");
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
-                     double tol, int n_threads, const std::string& algorithm, bool record_history) {
-              return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history);
+                     double tol, int n_threads, const std::string& algorithm, bool record_history,
+                     bool adaptive, const std::string& schedule) {
+              return lloyd(run_type, X, init, w, max_iter, tol, n_threads, algorithm, record_history,
+                           adaptive, schedule);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
+          py::arg("adaptive") = false, py::arg("schedule") = "",
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
-          "bit. record_history=False: empty histories, and lean passes.");
+          "bit. record_history=False: empty histories, and lean passes. adaptive ('auto'):\n"
+          "full passes or passes of the algorithm, chosen per pass by measurement; schedule\n"
+          "(tests): 'f' or 'b' per pass, the last repeated. pass_kinds: 'L' full, 'H', 'Y',\n"
+          "'E' bounded, per pass; pass_seconds: each pass's wall-clock time.");
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,

@@ -16,7 +16,8 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
     std::vector<double> sums(static_cast<size_t>(k * d));
     std::vector<double> weight_sums(static_cast<size_t>(k));
     std::vector<std::int32_t> previous(static_cast<size_t>(n), -1);  // every row changes at first
-    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
+    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads, options.adaptive,
+                  options.schedule);
     const PassOutputs out{labels, sq_dist, sums.data(), weight_sums.data()};
     const bool lean = !options.record_history;
     bool relocated_last = false;
@@ -28,6 +29,8 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
         }
         const PassStats pass = passes.run(centers, out, lean);
         run.rows_scored.push_back(pass.rows_scored);
+        run.pass_kinds.push_back(pass.kind);
+        run.pass_seconds.push_back(pass.seconds);
         if (options.record_history) {
             run.inertia_history.push_back(pass.inertia);
             run.j_clust_history.push_back(pass.j_clust);

@@ -35,6 +35,8 @@ class RunOutput(NamedTuple):
     converged: bool
     n_relocated: int
     rows_scored: np.ndarray  # (n_iter,) int64
+    pass_kinds: str  # one letter per pass: 'L' full, 'H', 'Y', 'E' bounded
+    pass_seconds: np.ndarray  # (n_iter,) float64, wall-clock
 
 class StepOutput(NamedTuple):
     centers: np.ndarray  # (k, d) float32
@@ -69,6 +71,8 @@ def lloyd(
     n_threads: int = 0,
     algorithm: str = "lloyd",
     record_history: bool = True,
+    adaptive: bool = False,
+    schedule: str = "",
 ) -> RunOutput: ...
 def lloyd_step(
     centers: np.ndarray,

@@ -43,7 +43,8 @@ inline index_t center_block_groups(index_t d) {
 // (strict '<' against the running best, lowest lane among equals).
 template <int NV, bool SECOND>
 inline void update_best(__m256 acc0, __m256 acc1, __m256 acc2, __m256 n0, __m256 n1, __m256 n2,
-                        index_t g, float& best, float* second, std::int32_t& label) {
+                        index_t g, float& best, float* second, std::int32_t& label,
+                        float* gmin = nullptr) {
     // acc + acc is exact: one rounding, as in |c|^2 - 2 acc
     const __m256 s0 = _mm256_sub_ps(n0, _mm256_add_ps(acc0, acc0));
     const __m256 s1 = _mm256_sub_ps(n1, _mm256_add_ps(acc1, acc1));
@@ -53,6 +54,11 @@ inline void update_best(__m256 acc0, __m256 acc1, __m256 acc2, __m256 n0, __m256
     if constexpr (NV > 2) m = _mm256_min_ps(m, s2);
     const float lowest = lane_min(m);
     if constexpr (SECOND) {
+        if (gmin) {  // each group's smallest score (see score_rows)
+            gmin[0] = NV > 1 ? lane_min(s0) : lowest;
+            if constexpr (NV > 1) gmin[1] = lane_min(s1);
+            if constexpr (NV > 2) gmin[2] = lane_min(s2);
+        }
         // The second smallest score (of all centers but the chosen one): within these groups,
         // the smallest once one lane holding `lowest` is left out.
         const __m256 target = _mm256_set1_ps(lowest);
@@ -106,7 +112,7 @@ template <int NR, int NV, bool SECOND, bool RAW = false>
 __attribute__((noinline)) void score_groups(const float* const* x, const float* centers_t, index_t d, const float* sqnorm,
                   index_t g, const std::int32_t* list, index_t n_list, float* best,
                   std::int32_t* label, const char* prefetch, index_t prefetch_lines,
-                  float* second) {
+                  float* second, float* gmin = nullptr, index_t gmin_stride = 0) {
     const index_t stride = d * G;  // floats from one group to the next
     const float* ct = centers_t + g * stride;
 #if KMEANS_KERNEL_AVX2
@@ -158,10 +164,14 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
 #undef KM_STORE
         return;
     }
-    if constexpr (NR > 0) update_best<NV, SECOND>(a00, a01, a02, n0, n1, n2, g, best[0], second + 0, label[0]);
-    if constexpr (NR > 1) update_best<NV, SECOND>(a10, a11, a12, n0, n1, n2, g, best[1], second + 1, label[1]);
-    if constexpr (NR > 2) update_best<NV, SECOND>(a20, a21, a22, n0, n1, n2, g, best[2], second + 2, label[2]);
-    if constexpr (NR > 3) update_best<NV, SECOND>(a30, a31, a32, n0, n1, n2, g, best[3], second + 3, label[3]);
+    if constexpr (NR > 0) update_best<NV, SECOND>(a00, a01, a02, n0, n1, n2, g, best[0], second + 0, label[0],
+                                                  gmin ? gmin + 0 * gmin_stride + g : nullptr);
+    if constexpr (NR > 1) update_best<NV, SECOND>(a10, a11, a12, n0, n1, n2, g, best[1], second + 1, label[1],
+                                                  gmin ? gmin + 1 * gmin_stride + g : nullptr);
+    if constexpr (NR > 2) update_best<NV, SECOND>(a20, a21, a22, n0, n1, n2, g, best[2], second + 2, label[2],
+                                                  gmin ? gmin + 2 * gmin_stride + g : nullptr);
+    if constexpr (NR > 3) update_best<NV, SECOND>(a30, a31, a32, n0, n1, n2, g, best[3], second + 3, label[3],
+                                                  gmin ? gmin + 3 * gmin_stride + g : nullptr);
 #else
     (void)prefetch;
     (void)prefetch_lines;
@@ -180,8 +190,10 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
     }
     for (int r = 0; r < NR; ++r) {
         for (int v = 0; v < NV; ++v) {
+            if (SECOND && gmin) gmin[r * gmin_stride + g + v] = INFINITY;
             for (index_t l = 0; l < G; ++l) {
                 const float score = sqnorm[(g + v) * G + l] - 2.0f * acc[r][v][l];
+                if (SECOND && gmin && score < gmin[r * gmin_stride + g + v]) gmin[r * gmin_stride + g + v] = score;
                 if constexpr (RAW) {
                     second[(r * NV + v) * G + l] = score;
                     continue;
@@ -201,24 +213,29 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
 
 // Groups [g0, g1) for NR rows: full register blocks of V groups, then the rest. The first
 // register block also prefetches prefetch_lines cache lines from prefetch. With SECOND, also
-// the second smallest score of each row (second, nullptr otherwise).
+// the second smallest score of each row (second, nullptr otherwise), and with gmin, the
+// smallest score of row r in group g at gmin[r * gmin_stride + g].
 template <int NR, bool SECOND = false>
 void score_block(const float* const* x, const ChunkArgs& a, index_t g0, index_t g1,
                  const std::int32_t* list, index_t n_list, float* best, std::int32_t* label,
-                 const char* prefetch, index_t prefetch_lines, float* second = nullptr) {
+                 const char* prefetch, index_t prefetch_lines, float* second = nullptr,
+                 float* gmin = nullptr, index_t gmin_stride = 0) {
     index_t g = g0;
     for (; g + V <= g1; g += V) {
         score_groups<NR, V, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
-                                    label, prefetch, prefetch_lines, second);
+                                    label, prefetch, prefetch_lines, second, gmin,
+                                    gmin_stride);
         prefetch_lines = 0;
     }
 #if KMEANS_KERNEL_AVX2
     if (g1 - g == 2) {
         score_groups<NR, 2, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
-                                    label, prefetch, prefetch_lines, second);
+                                    label, prefetch, prefetch_lines, second, gmin,
+                                    gmin_stride);
     } else if (g1 - g == 1) {
         score_groups<NR, 1, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
-                                    label, prefetch, prefetch_lines, second);
+                                    label, prefetch, prefetch_lines, second, gmin,
+                                    gmin_stride);
     }
 #endif
 }
@@ -232,11 +249,13 @@ void score_block(const float* const* x, const ChunkArgs& a, index_t g0, index_t 
 // The centers are visited in blocks of center_block_groups(d) groups, each gone through by
 // every register block of rows while it is in cache. prefetch / prefetch_lines: cache lines
 // (of rows of a later register block) the first register block reads ahead while it scores
-// the first center groups; nullptr / 0 for none.
+// the first center groups; nullptr / 0 for none. With SECOND and gmin, also each row's
+// smallest score in each group of kCenterGroup centers, at gmin[r * n_groups + g] for row r
+// (n_groups = ceil(k / kCenterGroup)).
 template <bool SECOND>
 void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, float* best,
                 float* second, std::int32_t* label, const char* prefetch = nullptr,
-                index_t prefetch_lines = 0) {
+                index_t prefetch_lines = 0, float* gmin = nullptr) {
     const index_t d = a.d, list_stride = column_list_stride(d);
     const index_t n_groups = (a.k + G - 1) / G, block_groups = center_block_groups(d);
     index_t n_list[kColumnLists];
@@ -265,7 +284,8 @@ void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, float* 
                 score_block<NR, SECOND>(rows + r0, a, g0, g1, list, n_list[b], best + r0,
                                         label + r0, ahead ? prefetch : nullptr,
                                         ahead ? prefetch_lines : 0,
-                                        SECOND ? second + r0 : nullptr);
+                                        SECOND ? second + r0 : nullptr,
+                                        gmin ? gmin + r0 * n_groups : nullptr, n_groups);
             });
         }
     }
