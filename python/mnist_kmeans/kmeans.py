@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,24 @@ from .step import (
     relocation_candidates,
     sum_in_order,
 )
+
+
+
+def _check_isa_request() -> None:
+    # MNIST_KMEANS_ISA names the SIMD kernel to use (to test a narrower one on a wider CPU);
+    # the kernel takes the widest it can run when the name is unusable rather than failing
+    # at import, so say so once here.
+    request = os.environ.get("MNIST_KMEANS_ISA", "")
+    if request and request.lower() != _kernel.current_isa():
+        warnings.warn(
+            f"MNIST_KMEANS_ISA={request!r} names no kernel that this build and CPU can run "
+            f"({', '.join(_kernel.available_isas())}); using {_kernel.current_isa()!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_check_isa_request()
 
 __all__ = [
     "KMeans",
