@@ -263,8 +263,10 @@ PassStats Passes::run(const float* centers, const PassOutputs& out, bool lean) {
     c.last_bounded = bounded_pass;
     if (bounded_pass) {
         c.t_bounded = stats.seconds;
+        c.slow_bounded = stats.seconds > 1.1 * c.t_full ? c.slow_bounded + 1 : 0;
         if (c.predicted >= 0.0) c.overhead = std::max(0.0, stats.seconds - c.predicted * c.t_full);
     } else {
+        c.slow_bounded = 0;
         c.t_full = c.t_full < 0.0 ? stats.seconds : std::min(c.t_full, stats.seconds);
         c.seeded = true;
     }
@@ -279,7 +281,7 @@ bool Passes::choose_bounded(const float* centers, const std::int32_t* labels) {
     PassChoice& c = choice_;
     c.predicted = -1.0;
     if (!c.seeded) return false;  // nothing measured yet: a full pass
-    if (c.last_bounded) return c.t_bounded <= 1.1 * c.t_full;
+    if (c.last_bounded) return c.slow_bounded < 2;
     const index_t d = rows_.d;
     for (index_t j = 0; j < k_; ++j) {
         drift_[static_cast<size_t>(j)] =

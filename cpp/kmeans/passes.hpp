@@ -63,15 +63,16 @@ struct PassScratch {
 // s t_full with the s predicted for it (so it also absorbs the bias of the prediction, which
 // leaves out the gaps and the tighter bounds of the rows the pass reads; until one has run,
 // t_full / 2). Full passes run while the model
-// says they are cheaper; bounded passes run while each is measured no slower than a full
-// pass (with 10% to spare for the noise of the clock: a switch back drops Yinyang's unit
-// bounds and Hamerly's gaps, which a later switch must rebuild).
+// says they are cheaper; bounded passes run until two in a row are measured slower than a
+// full pass by more than 10% (room for the noise of a shared machine's clock: a switch back
+// drops Yinyang's unit bounds and Hamerly's gaps, which a later switch must rebuild).
 struct PassChoice {
     double t_full = -1.0;      // seconds of the fastest full pass so far (< 0: none yet)
     double overhead = -1.0;    // seconds: see above (< 0: none yet)
     double predicted = -1.0;   // s predicted for the pass about to run (< 0: none)
     double t_bounded = -1.0;   // seconds of the last bounded pass
     bool last_bounded = false; // the last pass was bounded
+    int slow_bounded = 0;      // bounded passes in a row slower than 1.1 t_full
     bool seeded = false;       // a full pass started the bounds since
 };
 
