@@ -171,7 +171,8 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
 template <typename T>
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
-                 const std::string& algorithm, bool record_history, const py::handle& control_obj) {
+                 const std::string& algorithm, bool record_history, const py::handle& control_obj,
+                 bool adaptive, const std::string& schedule) {
     Problem<T> p = check<T>(X_obj, init_obj, w_obj);
     // [stop, threads], which another thread may write between passes: signals reach only the
     // main thread, so a run in a worker thread (restarts.py runs several at once) is stopped
@@ -182,6 +183,9 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
         if (control.shape(0) != 2) throw py::value_error("control must have two elements");
     }
     const std::int32_t* cells = control_obj.is_none() ? nullptr : control.data();
+    if (schedule.find_first_not_of("fb") != std::string::npos) {
+        throw py::value_error("schedule must hold only 'f' and 'b', got '" + schedule + "'");
+    }
     if (max_iter < 1) throw py::value_error("max_iter must be >= 1");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (p.k > p.n) throw py::value_error("more centers than rows");
@@ -193,6 +197,8 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     options.record_history = record_history;
     int thread_count = options.n_threads;  // written by should_stop, read by the run loop
     if (cells) options.thread_count = &thread_count;
+    options.adaptive = adaptive;
+    options.schedule = schedule;
     // The caller's initial centers are copied: they are never modified.
     py::array_t<T, py::array::c_style> centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
@@ -222,7 +228,7 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     }
     return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
                 run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
-                copy_of(run.rows_scored));
+                copy_of(run.rows_scored), py::str(run.pass_kinds), copy_of(run.pass_seconds));
 }
 
 // The candidates a Python caller gives the step: (rows int64, labels int32, weights float64 or
@@ -467,7 +473,7 @@ py::object lloyd_sparse(const py::object& type, const py::handle& indptr, const 
     if (run.interrupted) throw py::error_already_set();
     return type(centers, labels, sq_dist, copy_of(run.inertia_history), copy_of(run.j_clust_history),
                 run.inertia, run.j_clust, run.n_iter, run.converged, run.n_relocated,
-                copy_of(run.rows_scored));
+                copy_of(run.rows_scored), py::str(run.pass_kinds), copy_of(run.pass_seconds));
 }
 
 }  // namespace
@@ -482,7 +488,8 @@ PYBIND11_MODULE(_kernel, m) {
     const py::object run_type = named_tuple(
         m, "RunOutput",
         {"centers", "labels", "sq_distances", "inertia_history", "j_clust_history", "inertia",
-         "j_clust", "n_iter", "converged", "n_relocated", "rows_scored"},
+         "j_clust", "n_iter", "converged", "n_relocated", "rows_scored", "pass_kinds",
+         "pass_seconds"},
         "One Lloyd run (see lloyd).");
     const py::object step_type = named_tuple(
         m, "StepOutput",
@@ -509,18 +516,18 @@ is checked. float64 X and centers: computed in float64, sq_distances float64.)do
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
                      double tol, int n_threads, const std::string& algorithm, bool record_history,
-                     const py::handle& control) {
+                     const py::handle& control, bool adaptive, const std::string& schedule) {
               if (is_float64(X)) {
                   return lloyd<double>(run_type, X, init, w, max_iter, tol, n_threads, algorithm,
-                                       record_history, control);
+                                       record_history, control, adaptive, schedule);
               }
               return lloyd<float>(run_type, X, init, w, max_iter, tol, n_threads, algorithm,
-                                  record_history, control);
+                                  record_history, control, adaptive, schedule);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
-          py::arg("control") = py::none(),
+          py::arg("control") = py::none(), py::arg("adaptive") = false, py::arg("schedule") = "",
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
           "bit. record_history=False: empty histories, and lean passes. float64 X and init:\n"
@@ -528,7 +535,10 @@ is checked. float64 X and centers: computed in float64, sq_distances float64.)do
           "control: None or an int32 array [stop, threads] that another thread may write: stop\n"
           "nonzero ends the run before its next pass with KeyboardInterrupt (signals reach only\n"
           "the main thread); threads > 0 is the thread count of the next passes (results do not\n"
-          "depend on it).");
+          "depend on it). adaptive ('auto'): full passes or passes of the algorithm, chosen per\n"
+          "pass by measurement; schedule (tests): 'f' or 'b' per pass, the last repeated.\n"
+          "pass_kinds: 'L' full, 'H', 'Y', 'E' bounded, per pass; pass_seconds: each pass's\n"
+          "wall-clock time.");
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,

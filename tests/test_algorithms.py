@@ -276,3 +276,103 @@ def test_estimator_keeps_the_best_restarts_history(mnist_sample):
     np.testing.assert_array_equal(km.j_clust_history_, again.j_clust_history)
     np.testing.assert_array_equal(km.cluster_centers_, again.centers)
     assert km.inertia_ == min(r.inertia for r in km.restarts_)
+
+
+# 'auto' switches between full passes and bounded passes inside a run (per pass, by
+# measurement); the private _schedule forces the kind of each pass ('f' full, 'b' bounded,
+# the last letter repeated), so that every switch point can be checked against Lloyd's bits.
+SCHEDULES = ("f", "fb", "ffb", "fffffb", "bfb", "fbbfffb", "fbfbfbfbfbf", "bbbbf")
+
+
+def assert_switching_identical(X, init, algorithm, schedule, record_history=True, ref=None, **kwargs):
+    X = as_float32_rows(X)
+    init = np.ascontiguousarray(init, dtype=np.float32)
+    if ref is None:
+        ref = lloyd(X, init, algorithm="lloyd", record_history=record_history, **kwargs)
+    run = lloyd(X, init, algorithm=algorithm, record_history=record_history, _schedule=schedule,
+                **kwargs)
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(run, field), getattr(ref, field), err_msg=field)
+    assert (run.n_iter, run.converged, run.n_relocated) == (ref.n_iter, ref.converged, ref.n_relocated)
+    assert run.inertia == ref.inertia and run.j_clust == ref.j_clust
+    # the schedule was followed: 'L' for full passes, the algorithm's letter for bounded ones
+    letter = algorithm[0].upper()
+    expected = "".join(schedule[min(i, len(schedule) - 1)] for i in range(run.n_iter))
+    assert run.pass_kinds == expected.replace("f", "L").replace("b", letter)
+    full = np.array([kind == "L" for kind in run.pass_kinds])
+    assert (run.rows_scored[full] == len(X)).all()
+    assert len(run.pass_seconds) == run.n_iter and (run.pass_seconds >= 0).all()
+    return ref, run
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+@pytest.mark.parametrize("k", [5, 20, 64])
+def test_switching_same_as_lloyd(mnist_sample, isa, k, algorithm):
+    X = as_float32_rows(mnist_sample[0][:2000])
+    init = initial_centers(X, k, "random", random_state=k)
+    # every schedule, each with one of the four (threads, history) settings in turn
+    settings = [(threads, history) for threads in (1, 2) for history in (True, False)]
+    refs = {(t, h): lloyd(X, init, algorithm="lloyd", n_threads=t, record_history=h) for t, h in settings}
+    for i, schedule in enumerate(SCHEDULES):
+        threads, history = settings[i % len(settings)]
+        ref, run = assert_switching_identical(X, init, algorithm, schedule, history,
+                                              ref=refs[threads, history], n_threads=threads)
+    assert ref.converged and run.n_iter > len(SCHEDULES[-1])
+    # Yinyang's passes right after a full pass already skip most scores: the full pass started
+    # its unit bounds from every row's scores
+    ref, run = assert_switching_identical(X, init, algorithm, "ffffb", ref=refs[2, True], n_threads=2)
+    if algorithm == "yinyang" and k >= 64:
+        assert run.rows_scored[4] < len(X) // 2
+
+
+@pytest.mark.parametrize("algorithm", BOUNDED)
+def test_switching_with_ties_duplicates_and_relocations(isa, algorithm):
+    # exact ties between centers: a full pass that packs the centers in Yinyang's units must
+    # still give each tied row the lowest caller's index, as Lloyd
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 3, size=(600, 3)).astype(np.float32)
+    for seed in range(5):
+        init = X[np.random.RandomState(seed).choice(len(X), 6 + 8 * seed, replace=False)]
+        for schedule in ("f", "fb", "fbfb", "ffbbf"):
+            assert_switching_identical(X, init, algorithm, schedule)
+            assert_switching_identical(X, init, algorithm, schedule, record_history=False)
+    init = X[np.random.RandomState(99).choice(len(X), 20, replace=False)]
+    for schedule in ("f", "fb", "fbbf"):
+        assert_switching_identical(X, np.vstack([init, init[::-1], init]), algorithm, schedule)
+    # empty clusters relocated between switches
+    X = rng.normal(size=(300, 17)).astype(np.float32)
+    init = np.vstack([X[:20], X[:20], np.full((10, 17), 50.0, np.float32)])
+    for schedule in ("f", "fb", "bf", "fbfb"):
+        ref, _ = assert_switching_identical(X, init, algorithm, schedule)
+        assert ref.n_relocated > 0
+        assert_switching_identical(X, init, algorithm, schedule, record_history=False)
+    # weights (no incremental sums) and k = 1
+    w = np.random.default_rng(1).random(len(X)) * 3
+    assert_switching_identical(X, X[:12].copy(), algorithm, "fbfb", sample_weight=w)
+    assert_switching_identical(X, X[:1].copy(), algorithm, "fb")
+
+
+@pytest.mark.parametrize("k", [5, 20, 64])
+def test_auto_switches_per_pass(mnist_sample, isa, k):
+    X = as_float32_rows(mnist_sample[0][:2500])
+    init = initial_centers(X, k, "random", random_state=k)
+    for threads in (1, 2):
+        for history in (True, False):
+            ref = lloyd(X, init, algorithm="lloyd", n_threads=threads, record_history=history)
+            run = lloyd(X, init, algorithm="auto", n_threads=threads, record_history=history)
+            for field in FIELDS:
+                np.testing.assert_array_equal(getattr(run, field), getattr(ref, field), err_msg=field)
+            assert (run.n_iter, run.inertia, run.j_clust) == (ref.n_iter, ref.inertia, ref.j_clust)
+            # the first pass is a full one; then full or bounded, as measured
+            bounded = "Y" if k >= 48 else "H"
+            assert run.pass_kinds[0] == "L" and set(run.pass_kinds) <= {"L", bounded}
+            assert ref.pass_kinds == "L" * ref.n_iter
+    # forced algorithms run their own passes only
+    assert set(lloyd(X, init, algorithm="hamerly").pass_kinds) == {"H"}
+    assert set(lloyd(X, init, algorithm="elkan").pass_kinds) == {"E"}
+
+
+def test_schedule_is_checked(mnist_sample):
+    X = mnist_sample[0][:100]
+    with pytest.raises(ValueError, match="schedule"):
+        _kernel.lloyd(X, X[:3].copy(), None, 10, 0.0, 1, "hamerly", True, True, "fbx")

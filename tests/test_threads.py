@@ -97,6 +97,19 @@ def run_python(code: str, timeout: float = 60, **env: str) -> str:
     return proc.stdout
 
 
+def test_isa_request_from_the_environment():
+    # any case; an unusable name falls back to the widest kernel, with a RuntimeWarning
+    code = "import mnist_kmeans.kmeans; from mnist_kmeans import _kernel; print(_kernel.current_isa())"
+    assert run_python(code, MNIST_KMEANS_ISA="GENERIC").strip() == "generic"
+    widest = _kernel.available_isas()[0]
+    proc = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+                          env=subprocess_env(MNIST_KMEANS_ISA="avx-2"), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0 and "MNIST_KMEANS_ISA='avx-2' names no kernel" in proc.stderr
+    assert run_python("import warnings; warnings.simplefilter('ignore'); " + code,
+                      MNIST_KMEANS_ISA="avx-2").strip() == widest
+
+
 def test_build_has_openmp():
     assert _kernel.has_openmp() is True, "the extension was built without OpenMP"
     assert _kernel.max_threads() >= 1

@@ -52,6 +52,15 @@ struct ChunkArgs {
     std::int32_t* labels;       // out: (rows) nearest center of each row (lowest index on ties)
     float* sq_dist;             // out: (rows) squared distance to that center
     float* best_score;          // scratch: (rows)
+    float* second;              // out: (rows) second smallest score of each row (of every
+                                //      center but the chosen one), or nullptr: not computed
+                                //      (same labels either way; see isa/score.hpp)
+    float* group_min;           // out: (rows, ceil(k / kCenterGroup)) each row's smallest score
+                                //      in each group of packed centers, or nullptr (only
+                                //      with second)
+    const std::int32_t* order;  // in:  caller's index of each packed center (centers_t and
+                                //      center_sqnorm), or nullptr: packed in the caller's
+                                //      order; labels are the caller's either way
     std::int32_t* column_lists; // scratch: kColumnLists * column_list_stride(d)
     double* sums;               // in/out: (k, d) weighted row sums per cluster, accumulated into
     double* weight_sums;        // in/out: (k) weight per cluster, accumulated into

@@ -1,6 +1,7 @@
 #include "dispatch.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -73,10 +74,13 @@ const Kernel& find(const std::string& name) {
 
 const Kernel& choose_default() {
     if (const char* env = std::getenv("MNIST_KMEANS_ISA"); env && *env) {
+        std::string name(env);  // "AVX2" as "avx2": a silent fallback would hide the request
+        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         try {
-            return find(env);
+            return find(name);
         } catch (const std::invalid_argument&) {
             // an unusable request falls back to the widest kernel rather than failing import
+            // (the Python package warns: kmeans.py, _check_isa_request)
         }
     }
     for (const Kernel& k : kernels()) {

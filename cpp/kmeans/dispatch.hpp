@@ -18,7 +18,8 @@ std::string current_isa();
 // build or CPU cannot run it. Not thread-safe against running passes: set it before fitting.
 void set_isa(const std::string& name);
 
-// The chunk kernel in use (chosen on first call: MNIST_KMEANS_ISA if set, else the widest).
+// The chunk kernel in use (chosen on first call: MNIST_KMEANS_ISA if set and usable, in any
+// case, else the widest).
 ChunkFn chunk_kernel();
 
 // The bounded (Hamerly) chunk kernel of the same instruction set.

@@ -78,6 +78,75 @@ GroupBounds::GroupBounds(const RowFacts& facts, index_t n, index_t d, index_t k,
       order_(static_cast<size_t>(k)), position_(static_cast<size_t>(k)),
       unit_drift_(static_cast<size_t>(n_bounds_), 0.0) {}
 
+void GroupBounds::begin_seed(const float* centers) {
+    drift_.update(centers);
+    if (!grouped_) {
+        group_centers(centers, k_, d_, order_.data());
+        for (index_t p = 0; p < k_; ++p) position_[static_cast<size_t>(order_[p])] = static_cast<std::int32_t>(p);
+        grouped_ = true;
+    }
+}
+
+void GroupBounds::seed(index_t row0, index_t rows, const std::int32_t* labels, const float* sq_dist,
+                       const float* second, const float* group_min) {
+    const ScoreError& e = drift_.score_error();
+    const double* x_sqnorm = facts_.x_sqnorm() + row0;
+    const index_t n_groups = (k_ + kCenterGroup - 1) / kCenterGroup;
+    for (index_t i = 0; i < rows; ++i) {
+        const double error = score_error(e.constant, e.slope, x_sqnorm[i]);
+        // as the grouped kernel bounds a row it scored against every unit (isa/grouped.cpp:
+        // store_rows), with the smallest score of the row's own unit but its own center
+        // replaced by the (smaller or equal) second smallest score over all centers
+        const float own = round_down(lower_bound(second[i], x_sqnorm[i], error));
+        const index_t p_own = position_[static_cast<size_t>(labels[i])];
+        float* lb = lower_.data() + (row0 + i) * n_bounds_;
+        if (per_center_) {
+            std::fill(lb, lb + n_bounds_, own);
+            lb[p_own] = 0.0f;
+        } else {
+            const float* gm = group_min + i * n_groups;
+            for (index_t u = 0; u < n_units_; ++u) {
+                if (u == p_own / kUnitCenters) {
+                    lb[u] = own;
+                    continue;
+                }
+                const index_t g = u * kUnitGroups;
+                const float m = g + 1 < n_groups && gm[g + 1] < gm[g] ? gm[g + 1] : gm[g];
+                lb[u] = round_down(lower_bound(m, x_sqnorm[i], error));
+            }
+        }
+        upper_[static_cast<size_t>(row0 + i)] = upper_bound(sq_dist[i], drift_.distance_error());
+    }
+}
+
+double GroupBounds::predicted_scored(const double* drift, const std::int32_t* labels) const {
+    // the largest drift of each bound's centers
+    std::vector<double> moved(static_cast<size_t>(n_bounds_), 0.0);
+    for (index_t p = 0; p < k_; ++p) {
+        double& slot = moved[static_cast<size_t>(per_center_ ? p : p / kUnitCenters)];
+        slot = std::max(slot, drift[order_[static_cast<size_t>(p)]]);
+    }
+    const index_t n = static_cast<index_t>(upper_.size());
+    const index_t per_bound = per_center_ ? 1 : kUnitCenters;
+    double scores = 0.0;
+    for (index_t i = 0; i < n; ++i) {
+        const std::int32_t own = labels[i];
+        const double upper = upper_[static_cast<size_t>(i)] + drift[own];
+        const index_t b_own = per_center_ ? position_[static_cast<size_t>(own)]
+                                          : position_[static_cast<size_t>(own)] / kUnitCenters;
+        const float* lb = lower_.data() + i * n_bounds_;
+        index_t needed = 0;
+        bool any = false;
+        for (index_t b = 0; b < n_bounds_; ++b) {
+            const bool open = static_cast<double>(lb[b]) - moved[static_cast<size_t>(b)] <= upper;
+            any = any || open;
+            needed += b != b_own && open ? 1 : 0;
+        }
+        if (any) scores += static_cast<double>((needed + 1) * per_bound);  // and the own unit
+    }
+    return std::min(1.0, scores / (static_cast<double>(n > 0 ? n : 1) * static_cast<double>(k_)));
+}
+
 void GroupBounds::prepare(const float* centers) {
     drift_.update(centers);
     if (!grouped_) {

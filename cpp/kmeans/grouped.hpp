@@ -43,6 +43,24 @@ public:
     // Before a pass with these centers (the first call also groups them).
     void prepare(const float* centers);
 
+    // Before a full pass (every row against every center, with second smallest scores) with
+    // these centers, which then starts the bounds of every row with seed() (the first call
+    // also groups the centers): the next prepare() measures the drifts from these centers.
+    void begin_seed(const float* centers);
+
+    // After that pass (with the centers packed in internal order), for rows [row0, row0 +
+    // rows) with these labels: the upper bound from the row's distance; Yinyang's bound of
+    // each unit from the smallest score of its centers (group_min: (rows, ceil(k /
+    // kCenterGroup)), internal order), of the row's own unit from its second smallest score;
+    // Elkan's bounds all from the second smallest score (0 for the row's own center).
+    void seed(index_t row0, index_t rows, const std::int32_t* labels, const float* sq_dist,
+              const float* second, const float* group_min);
+
+    // Right after seeding, for the next centers, which moved by drift (k, caller's order)
+    // from the seeding ones: about the share of the scores a pass would compute (without
+    // the rounding margins: an estimate).
+    double predicted_scored(const double* drift, const std::int32_t* labels) const;
+
     // The bound fields of a GroupArgs for the chunk that starts at row row0.
     void fill(GroupArgs& args, index_t row0);
 

@@ -15,29 +15,61 @@ HamerlyBounds::HamerlyBounds(const RowFacts& facts, index_t n, index_t d, index_
       upper_(static_cast<size_t>(n), INFINITY), gap_(static_cast<size_t>(k), 0.0),
       moved_(static_cast<size_t>(k), 0.0) {}
 
-void HamerlyBounds::prepare(const float* centers, int n_threads) {
+void HamerlyBounds::update_drift(const float* centers) {
     drift_.update(centers);
+    if (drift_.first() || !gaps_known_) return;
+    moved_max_ = moved_second_ = 0.0;
+    moved_argmax_ = -1;
+    for (index_t c = 0; c < k_; ++c) {
+        double& moved = moved_[static_cast<size_t>(c)];
+        moved = (moved + drift_.drift()[c]) * kUp;
+        keep_largest_two(moved, c, moved_max_, moved_second_, moved_argmax_);
+    }
+}
+
+void HamerlyBounds::prepare(const float* centers, int n_threads) {
+    update_drift(centers);
     // Gaps move by at most the drifts: d(c, o) now >= d(c, o) then - moved(c) - moved(o), with
     // moved the drift summed since the gaps were last computed. Recompute them (k^2 d work)
     // only when that slack could exceed 5% of the smallest gap: late passes barely move.
-    if (!drift_.first()) {
-        moved_max_ = moved_second_ = 0.0;
-        moved_argmax_ = -1;
+    if (!drift_.first() && gaps_known_ && moved_max_ + moved_second_ <= 0.05 * gap_min_) {
         for (index_t c = 0; c < k_; ++c) {
-            double& moved = moved_[static_cast<size_t>(c)];
-            moved = (moved + drift_.drift()[c]) * kUp;
-            keep_largest_two(moved, c, moved_max_, moved_second_, moved_argmax_);
+            const double other = c == moved_argmax_ ? moved_second_ : moved_max_;
+            const double g = (gap_exact_[static_cast<size_t>(c)] - moved_[static_cast<size_t>(c)] - other) * kDown;
+            gap_[static_cast<size_t>(c)] = g > 0.0 ? g : 0.0;
         }
-        if (moved_max_ + moved_second_ <= 0.05 * gap_min_) {
-            for (index_t c = 0; c < k_; ++c) {
-                const double other = c == moved_argmax_ ? moved_second_ : moved_max_;
-                const double g = (gap_exact_[static_cast<size_t>(c)] - moved_[static_cast<size_t>(c)] - other) * kDown;
-                gap_[static_cast<size_t>(c)] = g > 0.0 ? g : 0.0;
-            }
-            return;
-        }
+        return;
     }
     compute_gaps(centers, n_threads);
+}
+
+void HamerlyBounds::begin_seed(const float* centers) { update_drift(centers); }
+
+void HamerlyBounds::seed(index_t row0, index_t rows, const float* sq_dist, const float* second) {
+    const ScoreError& e = drift_.score_error();
+    const double* x_sqnorm = facts_.x_sqnorm() + row0;
+    double* lower = lower_.data() + row0;
+    double* upper = upper_.data() + row0;
+    for (index_t i = 0; i < rows; ++i) {
+        // as score_listed (isa/hamerly.cpp) sets them after scoring a row
+        const double error = score_error(e.constant, e.slope, x_sqnorm[i]);
+        lower[i] = lower_bound(second[i], x_sqnorm[i], error);
+        upper[i] = upper_bound(sq_dist[i], drift_.distance_error());
+    }
+}
+
+double HamerlyBounds::predicted_scored(const double* drift, const std::int32_t* labels) const {
+    double largest = 0.0, second = 0.0;
+    std::int32_t argmax = -1;
+    for (index_t c = 0; c < k_; ++c) keep_largest_two(drift[c], c, largest, second, argmax);
+    const index_t n = static_cast<index_t>(lower_.size());
+    index_t scored = 0;
+    for (index_t i = 0; i < n; ++i) {
+        const std::int32_t own = labels[i];
+        const double others = own == argmax ? second : largest;
+        scored += lower_[static_cast<size_t>(i)] - others > upper_[static_cast<size_t>(i)] + drift[own] ? 0 : 1;
+    }
+    return static_cast<double>(scored) / static_cast<double>(n > 0 ? n : 1);
 }
 
 void HamerlyBounds::compute_gaps(const float* centers, int n_threads) {
@@ -80,6 +112,7 @@ void HamerlyBounds::compute_gaps(const float* centers, int n_threads) {
         gap_[static_cast<size_t>(c)] = std::sqrt(nearest) * kDown;
     }
     gap_exact_ = gap_;
+    gaps_known_ = true;
     gap_min_ = k > 1 ? *std::min_element(gap_.begin(), gap_.end()) : 0.0;
 }
 

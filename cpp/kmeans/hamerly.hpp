@@ -24,6 +24,21 @@ public:
     // Before a pass with these centers: drifts since the previous pass, gaps, margins.
     void prepare(const float* centers, int n_threads);
 
+    // Before a full pass (every row against every center, with second smallest scores) with
+    // these centers, which then starts the bounds of every row with seed(): the next
+    // prepare() measures the drifts from these centers.
+    void begin_seed(const float* centers);
+
+    // After that pass, for rows [row0, row0 + rows): the bounds from their distances to
+    // their centers and their second smallest scores (what a scoring of the Hamerly kernel
+    // leaves).
+    void seed(index_t row0, index_t rows, const float* sq_dist, const float* second);
+
+    // Right after seeding, for the next centers, which moved by drift (k) from the seeding
+    // ones: about the share of rows a pass would score (the rows whose bounds, moved by the
+    // drifts, do not settle them; without the gaps and the rounding margins: an estimate).
+    double predicted_scored(const double* drift, const std::int32_t* labels) const;
+
     // The bound fields of a BoundArgs for the chunk that starts at row row0.
     void fill(BoundArgs& args, index_t row0);
 
@@ -40,6 +55,9 @@ private:
     // gap(c) for every center, from scratch (k^2 d work).
     void compute_gaps(const float* centers, int n_threads);
 
+    // The drifts since the previous call, added to moved_ while the gaps are known.
+    void update_drift(const float* centers);
+
     const RowFacts& facts_;
     index_t d_, k_;
     CenterDrift drift_;
@@ -48,6 +66,7 @@ private:
     std::vector<double> centers_d_, pair_min_;  // scratch of compute_gaps()
     double gap_min_ = 0.0, moved_max_ = 0.0, moved_second_ = 0.0;
     std::int32_t moved_argmax_ = -1;
+    bool gaps_known_ = false;  // gap_exact_ and moved_ hold the gaps of some earlier centers
 };
 
 }  // namespace kmeans

@@ -36,6 +36,8 @@ RunStats run_loop(P& passes, index_t n, index_t d, index_t k, T* centers,
         if (options.thread_count) passes.set_threads(*options.thread_count);
         const PassStats pass = passes.run(centers, out, lean);
         run.rows_scored.push_back(pass.rows_scored);
+        run.pass_kinds.push_back(pass.kind);
+        run.pass_seconds.push_back(pass.seconds);
         if (options.record_history) {
             run.inertia_history.push_back(pass.inertia);
             run.j_clust_history.push_back(pass.j_clust);
@@ -102,7 +104,8 @@ RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* 
 RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double* weights,
                    float* centers, std::int32_t* labels, float* sq_dist,
                    const RunOptions& options, const std::function<bool()>& should_stop) {
-    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads);
+    Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads, options.adaptive,
+                  options.schedule);
     return run_loop<PassOutputs>(passes, n, d, k, centers, labels, sq_dist, options, should_stop,
                                  [&](index_t wanted) {
                                      return candidates_of(X, n, d, weights, labels, sq_dist,

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "chunk.hpp"
@@ -31,6 +32,9 @@ struct PassStats {
     double j_clust = 0.0;    // sum of w * distance (the notebook's J_clust)
     index_t rows_scored = 0; // rows scored against every center (see RunStats::rows_scored)
     bool lean = false;       // a lean pass (see RunOptions): no objectives, some sq_dist stale
+    char kind = 'L';         // what ran: 'L' every row against every center, 'H' Hamerly,
+                             // 'Y' Yinyang, 'E' Elkan
+    double seconds = 0.0;    // its wall-clock time (lloyd_run's passes)
 };
 
 // One pass over X (n x d): nearest center (lowest index on ties) and squared distance of
@@ -87,6 +91,14 @@ struct RunOptions {
     // may update it), the threads of the passes from then on (a driver that runs several runs
     // at once hands a finished run's threads to one still running). Results do not depend on it.
     const int* thread_count = nullptr;
+    // 'auto': each pass is either a full pass (as lloyd, which also starts the bounds of every
+    // row from its second smallest score) or a pass of `algorithm` (hamerly, yinyang or
+    // elkan), chosen from what the run measures: full passes while many labels change, the
+    // bounds once they are cheaper. The results are the same whatever the choices.
+    bool adaptive = false;
+    // Tests only (with adaptive): the kind of each pass, 'f' full or 'b' bounded, the last
+    // one repeated for the passes after; empty: chosen by measurement.
+    std::string schedule;
 };
 
 struct RunStats {
@@ -100,6 +112,8 @@ struct RunStats {
     bool interrupted = false;       // should_stop returned true; outputs are incomplete
     std::vector<index_t> rows_scored;  // per iteration: rows scored against every center (for
                                        // yinyang and elkan: scores computed / k, rounded up)
+    std::string pass_kinds;            // per iteration: PassStats::kind
+    std::vector<double> pass_seconds;  // per iteration: the pass's wall-clock time
 };
 
 // Lloyd iterations from the given centers until no label changes (or the shift is <= tol,

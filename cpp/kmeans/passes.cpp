@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <numeric>
+#include <utility>
 
 #include "dispatch.hpp"
+#include "drift.hpp"
 #include "ordered.hpp"
 
 #ifdef KMEANS_HAVE_OPENMP
@@ -223,21 +226,106 @@ PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers
     return Passes(Rows{X, n, d, weights}, k, Algorithm::lloyd, n_threads).plain(centers, out);
 }
 
-Passes::Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads)
-    : rows_(rows), k_(k), n_threads_(n_threads) {
+Passes::Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads, bool adaptive,
+               std::string schedule)
+    : rows_(rows), k_(k), n_threads_(n_threads), kind_('L'),
+      adaptive_(adaptive && algorithm != Algorithm::lloyd), schedule_(std::move(schedule)) {
     if (algorithm == Algorithm::lloyd) return;
     facts_ = std::make_unique<RowFacts>(rows.X, rows.n, rows.d, n_threads);
     if (algorithm == Algorithm::hamerly) {
+        kind_ = 'H';
         hamerly_ = std::make_unique<HamerlyBounds>(*facts_, rows.n, rows.d, k);
     } else {
+        kind_ = algorithm == Algorithm::elkan ? 'E' : 'Y';
         groups_ = std::make_unique<GroupBounds>(*facts_, rows.n, rows.d, k, algorithm == Algorithm::elkan);
+    }
+    if (adaptive_) {
+        seed_centers_.resize(static_cast<size_t>(k * rows.d));
+        drift_.resize(static_cast<size_t>(k));
     }
 }
 
 PassStats Passes::run(const float* centers, const PassOutputs& out, bool lean) {
-    if (hamerly_) return bounded(centers, out, lean);
-    if (groups_) return grouped(centers, out, lean);
-    return plain(centers, out);
+    using clock = std::chrono::steady_clock;
+    const bool bounded_pass = adaptive_ ? choose_bounded(centers, out.labels) : kind_ != 'L';
+    const auto start = clock::now();
+    PassStats stats;
+    if (!bounded_pass) {
+        stats = adaptive_ ? full(centers, out) : plain(centers, out);
+    } else {
+        stats = hamerly_ ? bounded(centers, out, lean) : grouped(centers, out, lean);
+        stats.kind = kind_;
+    }
+    stats.seconds = std::chrono::duration<double>(clock::now() - start).count();
+    ++n_passes_;
+    if (!adaptive_) return stats;
+    PassChoice& c = choice_;
+    c.last_bounded = bounded_pass;
+    if (bounded_pass) {
+        c.t_bounded = stats.seconds;
+        c.slow_bounded = stats.seconds > 1.1 * c.t_full ? c.slow_bounded + 1 : 0;
+        if (c.predicted >= 0.0) c.overhead = std::max(0.0, stats.seconds - c.predicted * c.t_full);
+    } else {
+        c.slow_bounded = 0;
+        c.t_full = c.t_full < 0.0 ? stats.seconds : std::min(c.t_full, stats.seconds);
+        c.seeded = true;
+    }
+    return stats;
+}
+
+bool Passes::choose_bounded(const float* centers, const std::int32_t* labels) {
+    if (!schedule_.empty()) {
+        const size_t at = std::min(static_cast<size_t>(n_passes_), schedule_.size() - 1);
+        return schedule_[at] == 'b';
+    }
+    PassChoice& c = choice_;
+    c.predicted = -1.0;
+    if (!c.seeded) return false;  // nothing measured yet: a full pass
+    if (c.last_bounded) return c.slow_bounded < 2;
+    const index_t d = rows_.d;
+    for (index_t j = 0; j < k_; ++j) {
+        drift_[static_cast<size_t>(j)] =
+            std::sqrt(squared_distance_double(centers + j * d, seed_centers_.data() + j * d, d));
+    }
+    c.predicted = hamerly_ ? hamerly_->predicted_scored(drift_.data(), labels)
+                           : groups_->predicted_scored(drift_.data(), labels);
+    const double overhead = c.overhead >= 0.0 ? c.overhead : 0.5 * c.t_full;
+    return overhead + c.predicted * c.t_full < c.t_full;
+}
+
+PassStats Passes::full(const float* centers, const PassOutputs& out) {
+    const ChunkFn kernel = chunk_kernel();
+    const bool accumulate = out.sums != nullptr;
+    const index_t n_chunks = (rows_.n + kChunkRows - 1) / kChunkRows;
+    const index_t T = static_cast<index_t>(pass_threads(n_threads_, n_chunks));
+    const index_t n_groups = (k_ + kCenterGroup - 1) / kCenterGroup;
+    float* second = at_least(scratch_.second, static_cast<size_t>(T * kChunkRows));
+    float* group_min = nullptr;
+    const std::int32_t* order = nullptr;  // Yinyang: centers packed in units
+    if (hamerly_) {
+        hamerly_->begin_seed(centers);
+    } else {
+        groups_->begin_seed(centers);
+        order = groups_->order();
+        group_min = at_least(scratch_.unit_min, static_cast<size_t>(T * kChunkRows * n_groups));
+    }
+    PassStats stats = chunked_pass(
+        rows_, centers, k_, out, n_threads_, false, order, scratch_,
+        [&](ChunkArgs& a, index_t chunk, int t) {
+            const index_t ti = static_cast<index_t>(t);
+            a.second = second + ti * kChunkRows;
+            a.order = order;
+            a.group_min = group_min ? group_min + ti * kChunkRows * n_groups : nullptr;
+            kernel(a, accumulate);
+            const index_t row0 = chunk * kChunkRows;
+            if (hamerly_) {
+                hamerly_->seed(row0, a.rows, a.sq_dist, a.second);
+            } else {
+                groups_->seed(row0, a.rows, a.labels, a.sq_dist, a.second, a.group_min);
+            }
+        });
+    std::copy(centers, centers + k_ * rows_.d, seed_centers_.begin());
+    return stats;
 }
 
 PassStats Passes::plain(const float* centers, const PassOutputs& out) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "chunk.hpp"
@@ -73,16 +74,45 @@ RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* 
                     const std::function<bool()>& should_stop,
                     const std::function<CandidateList(index_t wanted)>& candidates);
 
+// How 'auto' chooses the kind of each pass (RunOptions::adaptive): what it has measured.
+//
+// A full pass (every row against every center, also keeping each row's second smallest
+// score, and for Yinyang each unit's smallest) costs about the same every time: t_full, the
+// fastest measured. It starts the bounds of every row; with the drifts of the next centers
+// they predict the share s of the scores a bounded pass would compute. A bounded pass is
+// modelled as overhead + s t_full (what it scores costs what a full pass spends on it), the
+// overhead measured from the last bounded pass that followed a full pass, as its time less
+// s t_full with the s predicted for it (so it also absorbs the bias of the prediction, which
+// leaves out the gaps and the tighter bounds of the rows the pass reads; until one has run,
+// t_full / 2). Full passes run while the model
+// says they are cheaper; bounded passes run until two in a row are measured slower than a
+// full pass by more than 10% (room for the noise of a shared machine's clock: a switch back
+// drops Yinyang's unit bounds and Hamerly's gaps, which a later switch must rebuild).
+struct PassChoice {
+    double t_full = -1.0;      // seconds of the fastest full pass so far (< 0: none yet)
+    double overhead = -1.0;    // seconds: see above (< 0: none yet)
+    double predicted = -1.0;   // s predicted for the pass about to run (< 0: none)
+    double t_bounded = -1.0;   // seconds of the last bounded pass
+    bool last_bounded = false; // the last pass was bounded
+    int slow_bounded = 0;      // bounded passes in a row slower than 1.1 t_full
+    bool seeded = false;       // a full pass started the bounds since
+};
+
 // The passes of one run of an algorithm over the same rows, with the buffers, the facts about
 // the rows and the algorithm's bounds kept from pass to pass. Each call is one pass; the run
 // loop (lloyd_run) only sees this interface.
 class Passes : public PassRunner {
 public:
-    Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads);
+    // adaptive: 'auto', full passes or passes of the bounded algorithm, chosen per pass (see
+    // PassChoice). schedule (tests; needs adaptive): the kind of each pass, 'f' (full) or 'b'
+    // (bounded), the last one repeated; empty: measured.
+    Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads, bool adaptive = false,
+           std::string schedule = {});
 
     // One pass with these centers: the outputs of a plain pass bit for bit, whatever the
     // algorithm. lean: see RunOptions::record_history (then PassStats::lean says whether the
-    // pass was lean: only with exact incremental sums).
+    // pass was lean: only with exact incremental sums). PassStats::kind and seconds say what
+    // ran and how long it took.
     PassStats run(const float* centers, const PassOutputs& out, bool lean) override;
 
     // A plain pass (every row against every center), whatever the algorithm.
@@ -101,10 +131,21 @@ public:
 private:
     PassStats bounded(const float* centers, const PassOutputs& out, bool lean);
     PassStats grouped(const float* centers, const PassOutputs& out, bool lean);
+    // A plain pass that also starts the bounds of every row (adaptive runs).
+    PassStats full(const float* centers, const PassOutputs& out);
+    // Whether the next pass (with these centers, the rows labelled so) is to be bounded.
+    bool choose_bounded(const float* centers, const std::int32_t* labels);
 
     Rows rows_;
     index_t k_;
     int n_threads_;
+    char kind_;  // of the bounded passes: 'H', 'Y', 'E' ('L' for lloyd)
+    bool adaptive_;
+    std::string schedule_;
+    index_t n_passes_ = 0;
+    PassChoice choice_;
+    std::vector<float> seed_centers_;  // adaptive: the centers of the last full pass
+    std::vector<double> drift_;        // adaptive: how far each center moved since
     PassScratch scratch_;
     std::unique_ptr<RowFacts> facts_;  // the bounded algorithms only
     std::unique_ptr<HamerlyBounds> hamerly_;

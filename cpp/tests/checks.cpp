@@ -154,6 +154,22 @@ void test_lloyd(const Problem& p) {
         lean.stats.j_clust_history = r.stats.j_clust_history;
         check(identical(r, lean), "lloyd_run without history differs from lloyd (" +
                                       std::to_string(static_cast<int>(algorithm)) + ")");
+        // 'auto': full and bounded passes in turn (forced switch points, and measured), with
+        // and without histories
+        for (const char* schedule : {"fb", "ffbbfb", "bfffb", ""}) {
+            for (bool history : {true, false}) {
+                RunOut mixed = run_lloyd(p, 2, 300, 0.0, {}, algorithm, history, true, schedule);
+                check(mixed.stats.pass_kinds.size() == static_cast<size_t>(mixed.stats.n_iter),
+                      "lloyd_run: one pass kind per pass");
+                if (!history) {
+                    mixed.stats.inertia_history = r.stats.inertia_history;
+                    mixed.stats.j_clust_history = r.stats.j_clust_history;
+                }
+                check(identical(r, mixed), std::string("lloyd_run switching (schedule '") + schedule +
+                                               "', algorithm " + std::to_string(static_cast<int>(algorithm)) +
+                                               ", history " + std::to_string(history) + ") differs from lloyd");
+            }
+        }
     }
     // Restarted from its converged centers at tol 0, no center moves in the first step: the run
     // stops after that one pass (scikit-learn's shift <= tol rule at tol 0), with the same

@@ -188,7 +188,8 @@ struct RunOut {
 
 inline RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, double tol = 0.0,
                  const std::function<bool()>& stop = {},
-                 kmeans::Algorithm algorithm = kmeans::Algorithm::lloyd, bool history = true) {
+                 kmeans::Algorithm algorithm = kmeans::Algorithm::lloyd, bool history = true,
+                 bool adaptive = false, const std::string& schedule = {}) {
     RunOut o;
     o.centers = p.centers;
     o.labels.assign(p.n, -7);
@@ -199,6 +200,8 @@ inline RunOut run_lloyd(const Problem& p, int threads, int max_iter = 300, doubl
     opt.n_threads = threads;
     opt.algorithm = algorithm;
     opt.record_history = history;
+    opt.adaptive = adaptive;
+    opt.schedule = schedule;
     o.stats = kmeans::lloyd_run(p.X.data(), p.n, p.d, p.k, p.weights(), o.centers.data(),
                                 o.labels.data(), o.sq.data(), opt, stop);
     return o;

@@ -36,6 +36,8 @@ class RunOutput(NamedTuple):
     converged: bool
     n_relocated: int
     rows_scored: np.ndarray  # (n_iter,) int64
+    pass_kinds: str  # one letter per pass: 'L' full, 'H', 'Y', 'E' bounded
+    pass_seconds: np.ndarray  # (n_iter,) float64, wall-clock
 
 class StepOutput(NamedTuple):
     centers: np.ndarray  # (k, d) the given centers' dtype (float32 or float64)
@@ -71,6 +73,8 @@ def lloyd(
     algorithm: str = "lloyd",
     record_history: bool = True,
     control: np.ndarray | None = None,
+    adaptive: bool = False,
+    schedule: str = "",
 ) -> RunOutput: ...
 def assign_sparse(
     indptr: np.ndarray,

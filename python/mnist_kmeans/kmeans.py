@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,24 @@ from .step import (
     relocation_candidates,
     sum_in_order,
 )
+
+
+
+def _check_isa_request() -> None:
+    # MNIST_KMEANS_ISA names the SIMD kernel to use (to test a narrower one on a wider CPU);
+    # the kernel takes the widest it can run when the name is unusable rather than failing
+    # at import, so say so once here.
+    request = os.environ.get("MNIST_KMEANS_ISA", "")
+    if request and request.lower() != _kernel.current_isa():
+        warnings.warn(
+            f"MNIST_KMEANS_ISA={request!r} names no kernel that this build and CPU can run "
+            f"({', '.join(_kernel.available_isas())}); using {_kernel.current_isa()!r}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_check_isa_request()
 
 __all__ = [
     "KMeans",
@@ -121,6 +140,11 @@ class RunResult:
     rows_scored : ndarray of shape (n_iter,), int64, or None
         Rows scored against every center in each pass (all of them for 'lloyd'; 'hamerly'
         skips the rows whose label it proves unchanged).
+    pass_kinds : str
+        One letter per pass: 'L' every row against every center, 'H' Hamerly, 'Y' Yinyang,
+        'E' Elkan (see ``algorithm='auto'`` in :func:`lloyd`).
+    pass_seconds : ndarray of shape (n_iter,), float64, or None
+        Wall-clock time of each pass.
     """
 
     centers: np.ndarray
@@ -135,6 +159,8 @@ class RunResult:
     n_relocated: int
     init_centers: np.ndarray
     rows_scored: np.ndarray | None = None
+    pass_kinds: str = ""
+    pass_seconds: np.ndarray | None = None
 
 
 def absolute_tolerance(X: np.ndarray, tol: float) -> float:
@@ -226,7 +252,8 @@ ALGORITHMS = ("auto", "lloyd", "hamerly", "yinyang", "elkan")
 # Elkan keeps n * k float32 bounds and Yinyang n * ceil(k / 16): refuse beyond this.
 MAX_BOUND_BYTES = 2 * 1024**3
 
-# 'auto' uses Yinyang's unit bounds from this many clusters on (Hamerly's single bound below),
+# 'auto' (when its bounded passes run) uses Yinyang's unit bounds from this many clusters on
+# (Hamerly's single bound below),
 # as long as they take at most AUTO_BOUND_BYTES (a fit should not need much more than X).
 # 48 lies between the k of benchmarks/results_2026-11-27b.md part a (MNIST 60k, 2 AVX2 cores)
 # where Hamerly's pass is faster (k = 20: 13.6 ms against 16.7 ms) and those where Yinyang's
@@ -279,6 +306,7 @@ def lloyd(
     algorithm: str = "auto",
     record_history: bool = True,
     control: np.ndarray | None = None,
+    _schedule: str = "",
 ) -> RunResult:
     """One run of Lloyd's algorithm in the C++ kernel.
 
@@ -299,8 +327,15 @@ def lloyd(
       scores a row only against the units it cannot rule out. Best for large k.
     * 'elkan': one bound per row and center (4 k bytes a row). Slower than 'yinyang' here:
       its bounds are k times the memory traffic per row.
-    * 'auto': 'lloyd' when max_iter is 1, 'yinyang' from 48 clusters (while its bounds fit in
-      64 MiB), else 'hamerly'.
+    * 'auto': chooses per pass between a full pass (as 'lloyd') and a pass of the bounds
+      ('yinyang' from 48 clusters while its bounds fit in 64 MiB, else 'hamerly'), from what
+      the run measures: full passes while many labels change (there the bounds settle few
+      rows and cost more than they save), the bounds once the share of rows they would settle
+      makes them cheaper (predicted from each row's margin in the last full pass and the
+      drift of the centers), and back to full passes if a bounded pass is measured slower.
+      Each full pass also starts the bounds of every row from its second nearest center.
+      The choices depend on timings, the results never do. ``RunResult.pass_kinds`` says
+      what each pass was.
 
     'yinyang' and 'elkan' are refused (ValueError) when their bounds would exceed 2 GiB.
 
@@ -334,6 +369,7 @@ def lloyd(
         out = _sparse.lloyd_csr(X, init_centers, sample_weight, int(max_iter), float(tol),
                                 _resolve_threads(n_threads), bool(record_history))
         return RunResult(**out._asdict(), init_centers=init_centers)
+    resolved = _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers))
     out = _kernel.lloyd(
         X,
         init_centers,
@@ -341,9 +377,12 @@ def lloyd(
         int(max_iter),
         float(tol),
         _resolve_threads(n_threads),
-        _resolve_algorithm(algorithm, max_iter, _n_rows(X), _n_rows(init_centers)),
+        resolved,
         bool(record_history),
         control,
+        # _schedule (tests): 'f' (full) or 'b' (bounded) per pass, the last repeated
+        (algorithm == "auto" or bool(_schedule)) and resolved != "lloyd",
+        _schedule,
     )
     return RunResult(**out._asdict(), init_centers=init_centers)  # the same names
 
@@ -500,8 +539,9 @@ default='k-means++'
     algorithm : {'auto', 'lloyd', 'hamerly', 'yinyang', 'elkan'}, default='auto'
         'lloyd' scores every row against every center in every pass; 'hamerly', 'yinyang' and
         'elkan' skip the scores their bounds prove useless (with margins for float32 rounding)
-        and give the same results bit for bit; 'auto' picks 'hamerly' below 48 clusters and
-        'yinyang' from 48 (see :func:`lloyd`).
+        and give the same results bit for bit; 'auto' chooses per pass between full passes
+        (while many labels change) and the bounds ('hamerly' below 48 clusters, 'yinyang'
+        from 48), from what the run measures (see :func:`lloyd`).
     record_history : bool, default=False
         Keep the objectives after every iteration of the kept run (``history_`` and
         ``j_clust_history_``). Off by default, as scikit-learn has no history and it costs:

@@ -1,6 +1,10 @@
 // The plain pass over one chunk (Lloyd's algorithm): every row against every center
 // (compiled per instruction set, see isa/simd.hpp; the scores in isa/score.hpp).
 //
+// With ChunkArgs::second, also each row's second smallest score, and each group's smallest
+// with group_min (the full passes of 'auto' start the bounds from them); the centers may then
+// be packed in another order (ChunkArgs::order). The labels are the same either way.
+//
 // The rows go through in sweeps of up to kSweepRows: their scores against every center, then,
 // while the rows are still in cache, the squared distance to the chosen center, computed
 // directly as sum (x - c)^2 (accurate where the expanded form would cancel), the objectives,
@@ -13,6 +17,36 @@
 namespace kmeans {
 namespace KMEANS_ISA_NAMESPACE {
 namespace {
+
+// The score of row x against packed center p, with the arithmetic of score_groups: one chain
+// of multiply-adds over the row's nonzero columns in increasing order (isa/score.hpp).
+float packed_score(const ChunkArgs& a, const float* x, index_t p) {
+    const float* c = a.centers + static_cast<index_t>(a.order[p]) * a.d;
+    float acc = 0.0f;
+    for (index_t j = 0; j < a.d; ++j) {
+        if (x[j] == 0.0f) continue;
+#if KMEANS_KERNEL_AVX2
+        acc = __builtin_fmaf(x[j], c[j], acc);
+#else
+        acc = acc + x[j] * c[j];
+#endif
+    }
+    return a.center_sqnorm[p] - (acc + acc);
+}
+
+// The caller's label of a row whose best packed center is `position`, with score best and
+// second smallest score second (centers packed in another order, ChunkArgs::order): that
+// center's index, unless another center scores the same; then, as a pass in the caller's
+// order, the lowest caller's index among the centers with the best score.
+std::int32_t caller_label(const ChunkArgs& a, const float* x, std::int32_t position, float best,
+                          float second) {
+    if (!(second == best)) return a.order[position];
+    std::int32_t label = a.order[position];
+    for (index_t p = 0; p < a.k; ++p) {
+        if (a.order[p] < label && packed_score(a, x, p) == best) label = a.order[p];
+    }
+    return label;
+}
 
 // Rows [s0, s1) of the chunk (at most kSweepRows): labels, distances, objectives and sums.
 void sweep(ChunkArgs& a, index_t s0, index_t s1, bool accumulate, double& inertia,
@@ -31,8 +65,19 @@ void sweep(ChunkArgs& a, index_t s0, index_t s1, bool accumulate, double& inerti
             prefetch_lines = ((p1 - p0) * d * static_cast<index_t>(sizeof(float)) + 63) / 64;
         }
     }
-    score_rows<false>(a, rows, s1 - s0, a.best_score + s0, nullptr, a.labels + s0, prefetch,
-                      prefetch_lines);
+    if (a.second) {
+        const index_t n_groups = (a.k + G - 1) / G;
+        score_rows<true>(a, rows, s1 - s0, a.best_score + s0, a.second + s0, a.labels + s0,
+                         prefetch, prefetch_lines, a.group_min ? a.group_min + s0 * n_groups : nullptr);
+        if (a.order) {
+            for (index_t i = s0; i < s1; ++i) {
+                a.labels[i] = caller_label(a, a.X + i * d, a.labels[i], a.best_score[i], a.second[i]);
+            }
+        }
+    } else {
+        score_rows<false>(a, rows, s1 - s0, a.best_score + s0, nullptr, a.labels + s0, prefetch,
+                          prefetch_lines);
+    }
     for (index_t i = s0; i < s1; ++i) {
         const float* xi = a.X + i * d;
         const index_t label = a.labels[i];

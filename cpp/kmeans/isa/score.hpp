@@ -43,7 +43,8 @@ inline index_t center_block_groups(index_t d) {
 // (strict '<' against the running best, lowest lane among equals).
 template <int NV, bool SECOND>
 inline void update_best(__m256 acc0, __m256 acc1, __m256 acc2, __m256 n0, __m256 n1, __m256 n2,
-                        index_t g, float& best, float* second, std::int32_t& label) {
+                        index_t g, float& best, float* second, std::int32_t& label,
+                        float* gmin = nullptr) {
     // acc + acc is exact: one rounding, as in |c|^2 - 2 acc
     const __m256 s0 = _mm256_sub_ps(n0, _mm256_add_ps(acc0, acc0));
     const __m256 s1 = _mm256_sub_ps(n1, _mm256_add_ps(acc1, acc1));
@@ -53,6 +54,11 @@ inline void update_best(__m256 acc0, __m256 acc1, __m256 acc2, __m256 n0, __m256
     if constexpr (NV > 2) m = _mm256_min_ps(m, s2);
     const float lowest = lane_min(m);
     if constexpr (SECOND) {
+        if (gmin) {  // each group's smallest score (see score_rows)
+            gmin[0] = NV > 1 ? lane_min(s0) : lowest;
+            if constexpr (NV > 1) gmin[1] = lane_min(s1);
+            if constexpr (NV > 2) gmin[2] = lane_min(s2);
+        }
         // The second smallest score (of all centers but the chosen one): within these groups,
         // the smallest once one lane holding `lowest` is left out.
         const __m256 target = _mm256_set1_ps(lowest);
@@ -106,7 +112,7 @@ template <int NR, int NV, bool SECOND, bool RAW = false>
 __attribute__((noinline)) void score_groups(const float* const* x, const float* centers_t, index_t d, const float* sqnorm,
                   index_t g, const std::int32_t* list, index_t n_list, float* best,
                   std::int32_t* label, const char* prefetch, index_t prefetch_lines,
-                  float* second) {
+                  float* second, float* gmin = nullptr, index_t gmin_stride = 0) {
     const index_t stride = d * G;  // floats from one group to the next
     const float* ct = centers_t + g * stride;
 #if KMEANS_KERNEL_AVX2
@@ -158,10 +164,14 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
 #undef KM_STORE
         return;
     }
-    if constexpr (NR > 0) update_best<NV, SECOND>(a00, a01, a02, n0, n1, n2, g, best[0], second + 0, label[0]);
-    if constexpr (NR > 1) update_best<NV, SECOND>(a10, a11, a12, n0, n1, n2, g, best[1], second + 1, label[1]);
-    if constexpr (NR > 2) update_best<NV, SECOND>(a20, a21, a22, n0, n1, n2, g, best[2], second + 2, label[2]);
-    if constexpr (NR > 3) update_best<NV, SECOND>(a30, a31, a32, n0, n1, n2, g, best[3], second + 3, label[3]);
+    if constexpr (NR > 0) update_best<NV, SECOND>(a00, a01, a02, n0, n1, n2, g, best[0], second + 0, label[0],
+                                                  gmin ? gmin + 0 * gmin_stride + g : nullptr);
+    if constexpr (NR > 1) update_best<NV, SECOND>(a10, a11, a12, n0, n1, n2, g, best[1], second + 1, label[1],
+                                                  gmin ? gmin + 1 * gmin_stride + g : nullptr);
+    if constexpr (NR > 2) update_best<NV, SECOND>(a20, a21, a22, n0, n1, n2, g, best[2], second + 2, label[2],
+                                                  gmin ? gmin + 2 * gmin_stride + g : nullptr);
+    if constexpr (NR > 3) update_best<NV, SECOND>(a30, a31, a32, n0, n1, n2, g, best[3], second + 3, label[3],
+                                                  gmin ? gmin + 3 * gmin_stride + g : nullptr);
 #else
     (void)prefetch;
     (void)prefetch_lines;
@@ -180,8 +190,10 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
     }
     for (int r = 0; r < NR; ++r) {
         for (int v = 0; v < NV; ++v) {
+            if (SECOND && gmin) gmin[r * gmin_stride + g + v] = INFINITY;
             for (index_t l = 0; l < G; ++l) {
                 const float score = sqnorm[(g + v) * G + l] - 2.0f * acc[r][v][l];
+                if (SECOND && gmin && score < gmin[r * gmin_stride + g + v]) gmin[r * gmin_stride + g + v] = score;
                 if constexpr (RAW) {
                     second[(r * NV + v) * G + l] = score;
                     continue;
@@ -199,26 +211,114 @@ __attribute__((noinline)) void score_groups(const float* const* x, const float* 
 #endif
 }
 
+#if KMEANS_KERNEL_AVX512
+// Centers per 512-bit register block of a row: kWide vectors of 16 centers (two groups each).
+constexpr int kWide = 4;
+constexpr index_t kWideGroups = 2 * kWide;
+
+// score_groups<NR, kWideGroups, SECOND> with 512-bit vectors (the AVX-512 build): NR x kWide
+// accumulators of 16 centers each (groups g + 2w and g + 2w + 1 in the low and high halves),
+// the same multiply-add chain per (row, center) as the 256-bit code, so the same scores bit for
+// bit; the scores then go through update_best in groups of 3, 3 and 2, in increasing order, as
+// score_block visits groups (the result does not depend on how the groups are split: strict
+// '<' across calls, the lowest lane within one).
+template <int NR, bool SECOND>
+__attribute__((noinline)) void score_wide(const float* const* x, const float* centers_t, index_t d,
+                                          const float* sqnorm, index_t g, const std::int32_t* list,
+                                          index_t n_list, float* best, std::int32_t* label,
+                                          const char* prefetch, index_t prefetch_lines,
+                                          float* second, float* gmin, index_t gmin_stride) {
+    static_assert(NR <= 4 && kWide == 4, "register block too large");
+    const index_t stride = d * G;  // floats from one group to the next
+    const float* ct = centers_t + g * stride;
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero, a13 = zero;
+    __m512 a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero, a32 = zero, a33 = zero;
+    const index_t with_prefetch = prefetch_lines < n_list ? prefetch_lines : n_list;
+#define KM_PAIR(w) \
+    _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(cj + (2 * (w)) * stride)), \
+                       _mm256_loadu_ps(cj + (2 * (w) + 1) * stride), 1)
+#define KM_ROW(r)                                                     \
+        if constexpr (NR > r) {                                       \
+            const __m512 b = _mm512_set1_ps(x[r][j]);                 \
+            a##r##0 = _mm512_fmadd_ps(b, c0, a##r##0);                \
+            a##r##1 = _mm512_fmadd_ps(b, c1, a##r##1);                \
+            a##r##2 = _mm512_fmadd_ps(b, c2, a##r##2);                \
+            a##r##3 = _mm512_fmadd_ps(b, c3, a##r##3);                \
+        }
+#define KM_STEP                                                       \
+        const index_t j = list[t];                                    \
+        const float* cj = ct + j * G;                                 \
+        const __m512 c0 = KM_PAIR(0), c1 = KM_PAIR(1), c2 = KM_PAIR(2), c3 = KM_PAIR(3); \
+        KM_ROW(0) KM_ROW(1) KM_ROW(2) KM_ROW(3)
+    index_t t = 0;
+    for (; t < with_prefetch; ++t) {
+        _mm_prefetch(prefetch + t * 64, _MM_HINT_T0);
+        KM_STEP
+    }
+    for (; t < n_list; ++t) {
+        KM_STEP
+    }
+#undef KM_STEP
+#undef KM_ROW
+#undef KM_PAIR
+    // the eight groups' accumulators as 256-bit halves, in group order, to update_best
+    const __m256 n0 = _mm256_loadu_ps(sqnorm + g * G), n1 = _mm256_loadu_ps(sqnorm + (g + 1) * G);
+    const __m256 n2 = _mm256_loadu_ps(sqnorm + (g + 2) * G), n3 = _mm256_loadu_ps(sqnorm + (g + 3) * G);
+    const __m256 n4 = _mm256_loadu_ps(sqnorm + (g + 4) * G), n5 = _mm256_loadu_ps(sqnorm + (g + 5) * G);
+    const __m256 n6 = _mm256_loadu_ps(sqnorm + (g + 6) * G), n7 = _mm256_loadu_ps(sqnorm + (g + 7) * G);
+    const __m256 none = _mm256_setzero_ps();
+#define KM_LO(a) _mm512_extractf32x8_ps(a, 0)  /* the cast warns in GCC 12 (-Wuninitialized) */
+#define KM_HI(a) _mm512_extractf32x8_ps(a, 1)
+#define KM_UPDATE(r)                                                                                  \
+    if constexpr (NR > r) {                                                                           \
+        float* gm = gmin ? gmin + (r) * gmin_stride + g : nullptr;                                    \
+        update_best<3, SECOND>(KM_LO(a##r##0), KM_HI(a##r##0), KM_LO(a##r##1), n0, n1, n2, g,         \
+                               best[r], second + (r), label[r], gm);                                  \
+        update_best<3, SECOND>(KM_HI(a##r##1), KM_LO(a##r##2), KM_HI(a##r##2), n3, n4, n5, g + 3,     \
+                               best[r], second + (r), label[r], gm ? gm + 3 : nullptr);               \
+        update_best<2, SECOND>(KM_LO(a##r##3), KM_HI(a##r##3), none, n6, n7, none, g + 6,             \
+                               best[r], second + (r), label[r], gm ? gm + 6 : nullptr);               \
+    }
+    KM_UPDATE(0) KM_UPDATE(1) KM_UPDATE(2) KM_UPDATE(3)
+#undef KM_UPDATE
+#undef KM_HI
+#undef KM_LO
+}
+#endif
+
 // Groups [g0, g1) for NR rows: full register blocks of V groups, then the rest. The first
 // register block also prefetches prefetch_lines cache lines from prefetch. With SECOND, also
-// the second smallest score of each row (second, nullptr otherwise).
+// the second smallest score of each row (second, nullptr otherwise), and with gmin, the
+// smallest score of row r in group g at gmin[r * gmin_stride + g].
 template <int NR, bool SECOND = false>
 void score_block(const float* const* x, const ChunkArgs& a, index_t g0, index_t g1,
                  const std::int32_t* list, index_t n_list, float* best, std::int32_t* label,
-                 const char* prefetch, index_t prefetch_lines, float* second = nullptr) {
+                 const char* prefetch, index_t prefetch_lines, float* second = nullptr,
+                 float* gmin = nullptr, index_t gmin_stride = 0) {
     index_t g = g0;
+#if KMEANS_KERNEL_AVX512
+    for (; g + kWideGroups <= g1; g += kWideGroups) {
+        score_wide<NR, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best, label,
+                               prefetch, prefetch_lines, second, gmin, gmin_stride);
+        prefetch_lines = 0;
+    }
+#endif
     for (; g + V <= g1; g += V) {
         score_groups<NR, V, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
-                                    label, prefetch, prefetch_lines, second);
+                                    label, prefetch, prefetch_lines, second, gmin,
+                                    gmin_stride);
         prefetch_lines = 0;
     }
 #if KMEANS_KERNEL_AVX2
     if (g1 - g == 2) {
         score_groups<NR, 2, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
-                                    label, prefetch, prefetch_lines, second);
+                                    label, prefetch, prefetch_lines, second, gmin,
+                                    gmin_stride);
     } else if (g1 - g == 1) {
         score_groups<NR, 1, SECOND>(x, a.centers_t, a.d, a.center_sqnorm, g, list, n_list, best,
-                                    label, prefetch, prefetch_lines, second);
+                                    label, prefetch, prefetch_lines, second, gmin,
+                                    gmin_stride);
     }
 #endif
 }
@@ -232,11 +332,13 @@ void score_block(const float* const* x, const ChunkArgs& a, index_t g0, index_t 
 // The centers are visited in blocks of center_block_groups(d) groups, each gone through by
 // every register block of rows while it is in cache. prefetch / prefetch_lines: cache lines
 // (of rows of a later register block) the first register block reads ahead while it scores
-// the first center groups; nullptr / 0 for none.
+// the first center groups; nullptr / 0 for none. With SECOND and gmin, also each row's
+// smallest score in each group of kCenterGroup centers, at gmin[r * n_groups + g] for row r
+// (n_groups = ceil(k / kCenterGroup)).
 template <bool SECOND>
 void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, float* best,
                 float* second, std::int32_t* label, const char* prefetch = nullptr,
-                index_t prefetch_lines = 0) {
+                index_t prefetch_lines = 0, float* gmin = nullptr) {
     const index_t d = a.d, list_stride = column_list_stride(d);
     const index_t n_groups = (a.k + G - 1) / G, block_groups = center_block_groups(d);
     index_t n_list[kColumnLists];
@@ -265,7 +367,8 @@ void score_rows(const ChunkArgs& a, const float* const* rows, index_t m, float* 
                 score_block<NR, SECOND>(rows + r0, a, g0, g1, list, n_list[b], best + r0,
                                         label + r0, ahead ? prefetch : nullptr,
                                         ahead ? prefetch_lines : 0,
-                                        SECOND ? second + r0 : nullptr);
+                                        SECOND ? second + r0 : nullptr,
+                                        gmin ? gmin + r0 * n_groups : nullptr, n_groups);
             });
         }
     }

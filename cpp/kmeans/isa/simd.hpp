@@ -9,8 +9,8 @@
 // build compiles these files with -ffp-contract=off: every fused multiply-add is written out.
 //
 // The AVX-512 build uses the same 256-bit code as the AVX2 build (it compiles with AVX2 and FMA
-// available, and gets 32 vector registers): its results equal the AVX2 build's. A 512-bit
-// variant would need a machine with AVX-512 to tune and test on.
+// available, and gets 32 vector registers), but for the register blocks of the plain pass,
+// which are 512 bits wide (KMEANS_KERNEL_AVX512 below): its results equal the AVX2 build's.
 #pragma once
 
 #include <cmath>
@@ -23,6 +23,15 @@
 #define KMEANS_KERNEL_AVX2 1
 #else
 #define KMEANS_KERNEL_AVX2 0
+#endif
+
+// The AVX-512 build also scores the plain passes' register blocks with 512-bit multiply-adds
+// (isa/score.hpp: score_wide): each lane is the same chain of fused multiply-adds as in the
+// 256-bit code, so the scores, and every result, are the same bits.
+#if KMEANS_KERNEL_AVX2 && defined(__AVX512F__) && defined(__AVX512DQ__)
+#define KMEANS_KERNEL_AVX512 1
+#else
+#define KMEANS_KERNEL_AVX512 0
 #endif
 
 #ifndef KMEANS_ISA_NAMESPACE
