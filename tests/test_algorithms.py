@@ -375,4 +375,5 @@ def test_auto_switches_per_pass(mnist_sample, isa, k):
 def test_schedule_is_checked(mnist_sample):
     X = mnist_sample[0][:100]
     with pytest.raises(ValueError, match="schedule"):
-        _kernel.lloyd(X, X[:3].copy(), None, 10, 0.0, 1, "hamerly", True, True, "fbx")
+        _kernel.lloyd(X, X[:3].copy(), None, 10, 0.0, 1, "hamerly", True, adaptive=True,
+                      schedule="fbx")
