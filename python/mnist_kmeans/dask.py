@@ -79,7 +79,7 @@ from ._validation import (
 )
 from .initialization import choose_centers
 from .kmeans import KMeans as LocalKMeans
-from .kmeans import RunResult, lloyd
+from .kmeans import _HISTORY_ATTRIBUTES, RunResult, lloyd, missing_attribute
 from .restarts import RestartSummary, restart_seeds, seed_entropy
 from .step import RelocationCandidates, lloyd_step, merge_candidates, relocation_candidates, sum_in_order
 
@@ -824,9 +824,6 @@ class DaskRunner:
         return run
 
 
-_HISTORY_ATTRIBUTES = ("history_", "j_clust_history_")
-
-
 class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     """K-means on a Dask cluster with the results of :class:`mnist_kmeans.KMeans`.
 
@@ -903,11 +900,7 @@ default='k-means||'
         self.client = client
 
     def __getattr__(self, name: str) -> Any:
-        if name in _HISTORY_ATTRIBUTES and "cluster_centers_" in self.__dict__:
-            raise AttributeError(
-                f"{name} is recorded only with record_history=True; this KMeans was fitted "
-                "with record_history=False")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise missing_attribute(self, name)
 
     def _client(self) -> Client:
         if self.client is not None:

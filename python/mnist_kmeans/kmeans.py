@@ -497,6 +497,17 @@ def _verbose_run(
 _HISTORY_ATTRIBUTES = ("history_", "j_clust_history_")
 
 
+def missing_attribute(estimator: Any, name: str) -> AttributeError:
+    """The error of an estimator's ``__getattr__`` (only reached for attributes that are not
+    set): it says why a history is missing after a fit with ``record_history=False``."""
+    if name in _HISTORY_ATTRIBUTES and "cluster_centers_" in estimator.__dict__:
+        return AttributeError(
+            f"{name} is recorded only with record_history=True; this KMeans was fitted "
+            "with record_history=False"
+        )
+    return AttributeError(f"{type(estimator).__name__!r} object has no attribute {name!r}")
+
+
 # ClassNamePrefixFeaturesOutMixin gives get_feature_names_out (kmeans0, kmeans1, ...), which
 # TransformerMixin's set_output needs, so Pipeline(...).set_output(transform='pandas') works.
 class KMeans(ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, BaseEstimator):
@@ -664,13 +675,7 @@ default='k-means++'
         self.record_history = record_history
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for attributes that are not set: say why a history is missing.
-        if name in _HISTORY_ATTRIBUTES and "cluster_centers_" in self.__dict__:
-            raise AttributeError(
-                f"{name} is recorded only with record_history=True; this KMeans was fitted "
-                "with record_history=False"
-            )
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise missing_attribute(self, name)
 
     def _validate_X(self, X: Any, reset: bool) -> Any:
         # Strings and complex are refused up front with our messages (check_array would try
