@@ -11,8 +11,10 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kmeans/dispatch.hpp"
@@ -168,12 +170,47 @@ kmeans::Algorithm parse_algorithm(const std::string& name) {
     throw py::value_error("algorithm must be 'lloyd', 'hamerly', 'yinyang' or 'elkan', got '" + name + "'");
 }
 
+// The RowFacts of one float32 X (row_facts.hpp), for several runs on it: the restart driver
+// computes them once per fit instead of once per run. Holds a reference to X, so that the
+// rows stay at the address the facts describe; the caller must not change X meanwhile.
+struct SharedRowFacts {
+    py::array_t<float, py::array::c_style> X;
+    std::unique_ptr<kmeans::RowFacts> facts;
+};
+
+SharedRowFacts make_row_facts(const py::handle& X_obj, int n_threads) {
+    auto X = require<float>(X_obj, "X", 2);
+    const index_t n = X.shape(0), d = X.shape(1);
+    if (n < 1 || d < 1) throw py::value_error("X must have at least one row and one column");
+    const int threads = resolve_threads(n_threads);
+    SharedRowFacts out{X, nullptr};
+    py::gil_scoped_release release;
+    out.facts = std::make_unique<kmeans::RowFacts>(X.data(), n, d, threads);
+    return out;
+}
+
+// The facts given to lloyd, checked against its X (None: the run computes its own).
+const kmeans::RowFacts* facts_for(const py::handle& facts_obj, const float* X, index_t n, index_t d) {
+    if (facts_obj.is_none()) return nullptr;
+    const auto& shared = facts_obj.cast<const SharedRowFacts&>();
+    if (!shared.facts->describes(X, n, d)) {
+        throw py::value_error("row_facts were computed for another X (another array, or a copy)");
+    }
+    return shared.facts.get();
+}
+
 template <typename T>
 py::object lloyd(const py::object& type, const py::handle& X_obj, const py::handle& init_obj,
                  const py::handle& w_obj, int max_iter, double tol, int n_threads,
                  const std::string& algorithm, bool record_history, const py::handle& control_obj,
-                 bool adaptive, const std::string& schedule) {
+                 bool adaptive, const std::string& schedule, const py::handle& facts_obj) {
     Problem<T> p = check<T>(X_obj, init_obj, w_obj);
+    const kmeans::RowFacts* facts = nullptr;
+    if constexpr (std::is_same_v<T, float>) {
+        facts = facts_for(facts_obj, p.X.data(), p.n, p.d);
+    } else if (!facts_obj.is_none()) {
+        throw py::value_error("row_facts are for float32 X only");
+    }
     // [stop, threads], which another thread may write between passes: signals reach only the
     // main thread, so a run in a worker thread (restarts.py runs several at once) is stopped
     // by control[0]; control[1] > 0 is the thread count of the next passes.
@@ -199,6 +236,7 @@ py::object lloyd(const py::object& type, const py::handle& X_obj, const py::hand
     if (cells) options.thread_count = &thread_count;
     options.adaptive = adaptive;
     options.schedule = schedule;
+    options.row_facts = facts;
     // The caller's initial centers are copied: they are never modified.
     py::array_t<T, py::array::c_style> centers({p.k, p.d});
     std::copy(p.centers.data(), p.centers.data() + p.k * p.d, centers.mutable_data());
@@ -516,18 +554,20 @@ is checked. float64 X and centers: computed in float64, sq_distances float64.)do
     m.def("lloyd",
           [run_type](const py::handle& X, const py::handle& init, const py::handle& w, int max_iter,
                      double tol, int n_threads, const std::string& algorithm, bool record_history,
-                     const py::handle& control, bool adaptive, const std::string& schedule) {
+                     const py::handle& control, bool adaptive, const std::string& schedule,
+                     const py::handle& row_facts) {
               if (is_float64(X)) {
                   return lloyd<double>(run_type, X, init, w, max_iter, tol, n_threads, algorithm,
-                                       record_history, control, adaptive, schedule);
+                                       record_history, control, adaptive, schedule, row_facts);
               }
               return lloyd<float>(run_type, X, init, w, max_iter, tol, n_threads, algorithm,
-                                  record_history, control, adaptive, schedule);
+                                  record_history, control, adaptive, schedule, row_facts);
           },
           py::arg("X"), py::arg("init"), py::arg("sample_weight") = py::none(),
           py::arg("max_iter") = 300, py::arg("tol") = 0.0, py::arg("n_threads") = 0,
           py::arg("algorithm") = "lloyd", py::arg("record_history") = true,
           py::arg("control") = py::none(), py::arg("adaptive") = false, py::arg("schedule") = "",
+          py::arg("row_facts") = py::none(),
           "A whole Lloyd run from the given centers: a RunOutput. algorithm 'hamerly',\n"
           "'yinyang' or 'elkan' skip scores their bounds prove useless: same results, bit for\n"
           "bit. record_history=False: empty histories, and lean passes. float64 X and init:\n"
@@ -538,7 +578,18 @@ is checked. float64 X and centers: computed in float64, sq_distances float64.)do
           "depend on it). adaptive ('auto'): full passes or passes of the algorithm, chosen per\n"
           "pass by measurement; schedule (tests): 'f' or 'b' per pass, the last repeated.\n"
           "pass_kinds: 'L' full, 'H', 'Y', 'E' bounded, per pass; pass_seconds: each pass's\n"
-          "wall-clock time.");
+          "wall-clock time. row_facts: None, or RowFacts(X) of this very X (float32), shared by\n"
+          "several runs on it (results do not depend on it).");
+    py::class_<SharedRowFacts>(m, "RowFacts",
+                               "What the bounded algorithms need of X's rows (|x|^2, whether sums\n"
+                               "of rows are exact), computed once for several runs on the same X.\n"
+                               "Keeps a reference to X, which must not change while it is used.")
+        .def(py::init(&make_row_facts), py::arg("X"), py::arg("n_threads") = 0)
+        .def_property_readonly("exact_sums", [](const SharedRowFacts& f) { return f.facts->exact_sums(); })
+        .def_property_readonly("x_sqnorm", [](const SharedRowFacts& f) {
+            const index_t n = f.X.shape(0);
+            return py::array_t<double>(n, f.facts->x_sqnorm());  // a copy
+        });
     m.def("lloyd_step",
           [step_type](const py::handle& centers, const py::handle& sums, const py::handle& wsum,
                       index_t n_changed, bool relocated_last, int iteration, int max_iter,

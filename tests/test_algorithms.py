@@ -214,6 +214,75 @@ def test_exact_sums_test(mnist_sample):
     assert not _kernel.exact_sums(Y)
 
 
+def reference_exact_sums(X):
+    """NumPy's view of RowFacts::exact_sums: every value a multiple of one 2^L, and
+    n * max|x| < 2^52 * 2^L (from the float32 exponents, as the kernel bounds them)."""
+    nonzero = X[X != 0].astype(np.float64)
+    if nonzero.size == 0:
+        return True
+    mantissa, exponent = np.frexp(nonzero)  # value = mantissa * 2^exponent, 0.5 <= |m| < 1
+    # the lowest set bit of each value: 2^(exponent - 24 + trailing zeros of the 24-bit significand)
+    significand = np.abs(mantissa * 2.0**24).astype(np.int64)
+    trailing = np.log2(significand & -significand).astype(np.int64)
+    lowest = int((exponent - 24 + trailing).min())
+    highest = int(np.frexp(np.abs(nonzero).max())[1])  # |x| < 2^highest
+    n_bits = int(len(X)).bit_length()
+    return highest + n_bits - lowest <= 52
+
+
+def test_row_facts_against_numpy(mnist_sample, isa):
+    # the RowFacts the restarts share (_kernel.RowFacts): |x|^2 rounded down, within the
+    # kernel's slack, and the exact-sums test, on rows wide enough for the eight-column copy
+    # (AVX2) and its tail; each odd value in its own column
+    f = np.float32
+    rng = np.random.default_rng(1)
+    cases = {
+        "pixels": mnist_sample[0][:300],
+        "pixels / 255": mnist_sample[0][:300] / f(255),
+        "zeros": np.zeros((4, 19), f),
+        "gaussian": rng.standard_normal((50, 21)).astype(f) * f(1e6),
+    }
+    for column in (0, 7, 8, 16, 18):
+        for value in (0.5, 2.0**-60, 1e-45, 2.0**60, -(2.0**60), 3.0):
+            X = rng.integers(0, 256, (40, 19)).astype(f)
+            X[5, column] = value
+            cases[f"{value} at column {column}"] = X
+    for name, X in cases.items():
+        X = np.ascontiguousarray(X, dtype=f)
+        facts = _kernel.RowFacts(X, 2)
+        assert facts.exact_sums == reference_exact_sums(X) == _kernel.exact_sums(X), name
+        exact = (X.astype(np.float64) ** 2).sum(axis=1)
+        assert np.all(facts.x_sqnorm <= exact), name
+        np.testing.assert_allclose(facts.x_sqnorm, exact, rtol=1e-11, atol=0, err_msg=name)
+
+
+@pytest.mark.parametrize("algorithm", ("auto",) + BOUNDED)
+def test_shared_row_facts_same_results(mnist_sample, algorithm):
+    # restarts share one RowFacts of X: the runs give the results of runs that compute their own
+    X = as_float32_rows(mnist_sample[0])
+    facts = _kernel.RowFacts(X)
+    for k, seed, history in ((5, 0, False), (20, 1, True)):
+        init = initial_centers(X, k, "random", random_state=seed)
+        own = lloyd(X, init, algorithm=algorithm, record_history=history)
+        shared = lloyd(X, init, algorithm=algorithm, record_history=history, row_facts=facts)
+        for field in FIELDS:
+            np.testing.assert_array_equal(getattr(shared, field), getattr(own, field), err_msg=field)
+        assert (shared.n_iter, shared.inertia) == (own.n_iter, own.inertia)
+
+
+def test_row_facts_of_another_x_refused(mnist_sample):
+    X = as_float32_rows(mnist_sample[0])
+    facts = _kernel.RowFacts(X)
+    init = X[:5].copy()
+    for other in (X.copy(), X[:-1], X[1:]):
+        with pytest.raises(ValueError, match="row_facts were computed for another X"):
+            lloyd(np.ascontiguousarray(other), init, algorithm="hamerly", row_facts=facts)
+    with pytest.raises(ValueError, match="float32 X only"):
+        lloyd(X.astype(np.float64), init.astype(np.float64), row_facts=facts)
+    with pytest.raises(TypeError):
+        _kernel.RowFacts(X.astype(np.float64))
+
+
 def assert_lean_identical(X, init, algorithm, **kwargs):
     # record_history=False: the bounded algorithms may skip rows without reading them; every
     # result but the histories must still be Lloyd's, bit for bit

@@ -105,7 +105,7 @@ RunStats lloyd_run(const float* X, index_t n, index_t d, index_t k, const double
                    float* centers, std::int32_t* labels, float* sq_dist,
                    const RunOptions& options, const std::function<bool()>& should_stop) {
     Passes passes(Rows{X, n, d, weights}, k, options.algorithm, options.n_threads, options.adaptive,
-                  options.schedule);
+                  options.schedule, options.row_facts);
     return run_loop<PassOutputs>(passes, n, d, k, centers, labels, sq_dist, options, should_stop,
                                  [&](index_t wanted) {
                                      return candidates_of(X, n, d, weights, labels, sq_dist,

@@ -17,6 +17,8 @@
 
 namespace kmeans {
 
+class RowFacts;
+
 // Rows per chunk: the unit of parallel work and of the fixed-order reduction. Results depend
 // on this constant, never on the number of threads.
 constexpr index_t kChunkRows = 512;
@@ -99,6 +101,10 @@ struct RunOptions {
     // Tests only (with adaptive): the kind of each pass, 'f' full or 'b' bounded, the last
     // one repeated for the passes after; empty: chosen by measurement.
     std::string schedule;
+    // When not null and describing X (RowFacts::describes): the row facts of X, computed once
+    // by a caller that runs several runs on the same X (restarts), instead of once per run.
+    // Results do not depend on it. Float32 runs only.
+    const RowFacts* row_facts = nullptr;
 };
 
 struct RunStats {

@@ -227,11 +227,16 @@ PassStats assign_pass(const float* X, index_t n, index_t d, const float* centers
 }
 
 Passes::Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads, bool adaptive,
-               std::string schedule)
+               std::string schedule, const RowFacts* facts)
     : rows_(rows), k_(k), n_threads_(n_threads), kind_('L'),
       adaptive_(adaptive && algorithm != Algorithm::lloyd), schedule_(std::move(schedule)) {
     if (algorithm == Algorithm::lloyd) return;
-    facts_ = std::make_unique<RowFacts>(rows.X, rows.n, rows.d, n_threads);
+    if (facts && facts->describes(rows.X, rows.n, rows.d)) {
+        facts_ = facts;
+    } else {
+        own_facts_ = std::make_unique<RowFacts>(rows.X, rows.n, rows.d, n_threads);
+        facts_ = own_facts_.get();
+    }
     if (algorithm == Algorithm::hamerly) {
         kind_ = 'H';
         hamerly_ = std::make_unique<HamerlyBounds>(*facts_, rows.n, rows.d, k);

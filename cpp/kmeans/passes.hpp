@@ -106,8 +106,10 @@ public:
     // adaptive: 'auto', full passes or passes of the bounded algorithm, chosen per pass (see
     // PassChoice). schedule (tests; needs adaptive): the kind of each pass, 'f' (full) or 'b'
     // (bounded), the last one repeated; empty: measured.
+    // facts: the RowFacts of these rows computed by the caller (shared by several runs on the
+    // same X), or null to compute them here when the algorithm needs them.
     Passes(const Rows& rows, index_t k, Algorithm algorithm, int n_threads, bool adaptive = false,
-           std::string schedule = {});
+           std::string schedule = {}, const RowFacts* facts = nullptr);
 
     // One pass with these centers: the outputs of a plain pass bit for bit, whatever the
     // algorithm. lean: see RunOptions::record_history (then PassStats::lean says whether the
@@ -147,7 +149,8 @@ private:
     std::vector<float> seed_centers_;  // adaptive: the centers of the last full pass
     std::vector<double> drift_;        // adaptive: how far each center moved since
     PassScratch scratch_;
-    std::unique_ptr<RowFacts> facts_;  // the bounded algorithms only
+    std::unique_ptr<RowFacts> own_facts_;  // when the caller gave none
+    const RowFacts* facts_ = nullptr;      // the bounded algorithms only
     std::unique_ptr<HamerlyBounds> hamerly_;
     std::unique_ptr<GroupBounds> groups_;
 };

@@ -1,5 +1,6 @@
-// Facts about the rows of X that do not depend on the centers: computed once per run (one
-// parallel read of X) and shared by the bounds of every bounded algorithm.
+// Facts about the rows of X that do not depend on the centers: computed once per X (one
+// parallel read) and shared by the bounds of every bounded algorithm, and by every run on the
+// same X (the restart driver computes them once for all its restarts: RunOptions::row_facts).
 #pragma once
 
 #include <vector>
@@ -10,7 +11,8 @@ namespace kmeans {
 
 class RowFacts {
 public:
-    // One read of X (n x d), on n_threads threads.
+    // One read of X (n x d), on n_threads threads. X is not kept, only its address and shape
+    // (describes()); the caller must not change X while runs use these facts.
     RowFacts(const float* X, index_t n, index_t d, int n_threads);
 
     // |x|^2 of each row, in double and rounded down (a lower estimate only ever lowers the
@@ -24,9 +26,16 @@ public:
     // instead of adding every row again, with the same result bit for bit.
     bool exact_sums() const { return exact_sums_; }
 
+    // Whether these are the facts of the rows at X, n x d.
+    bool describes(const float* X, index_t n, index_t d) const {
+        return X == X_ && n == n_ && d == d_;
+    }
+
 private:
     std::vector<double> x_sqnorm_;
     bool exact_sums_ = false;
+    const float* X_;
+    index_t n_, d_;
 };
 
 }  // namespace kmeans

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._validation import as_float32_rows, check_n_clusters, check_positive_int, read_only_arrays
 from .initialization import check_init_method
-from .kmeans import RunResult, lloyd
+from .kmeans import RunResult, lloyd, shared_row_facts
 from .restarts import ProgressCallback, restart_seeds, run_restarts, seed_entropy
 
 #: ``runner(X, max_iter=..., n_threads=...)`` -> the ``run`` of each restart (see run_study)
@@ -299,7 +299,9 @@ def _study(
     """:func:`run_study` for validated input (X as from ``as_float32_rows``; not checked)."""
     start = time.perf_counter()
     run = (
-        functools.partial(lloyd, X, max_iter=max_iter, n_threads=n_threads)
+        functools.partial(lloyd, X, max_iter=max_iter, n_threads=n_threads,
+                          # one read of X for every restart's bounds
+                          row_facts=shared_row_facts(X, "auto", max_iter, n_clusters, n_threads))
         if runner is None
         else runner(X, max_iter=max_iter, n_threads=n_threads)
     )
