@@ -30,6 +30,7 @@ __all__ = [
     "check_numeric_kind",
     "check_positive_int",
     "check_sample_weight",
+    "check_value_range",
     "check_vector",
     "kernel_dtype",
     "kernel_dtype_of",
@@ -166,17 +167,23 @@ def check_float_range(X: np.ndarray, *, name: str = "X") -> None:
 
     ``X`` must be a 2-D float32 or float64 array (the kernel sums squared differences in it).
     """
-    # min and max propagate NaN and expose inf without a temporary of X's size
-    low, high = X.min(), X.max()
-    kind = X.dtype.name
+    check_value_range(X, X.shape[1], X.dtype, name=name)
+
+
+def check_value_range(values: np.ndarray, n_features: int, dtype: Any, *, name: str = "X") -> None:
+    """:func:`check_float_range` for the values of rows of ``n_features`` features computed in
+    ``dtype`` (a dense X itself, or the stored values of a sparse X)."""
+    # min and max propagate NaN and expose inf without a temporary of the values' size
+    low, high = values.min(), values.max()
+    kind = np.dtype(dtype).name
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinity (or values too large for {kind})")
-    limit = np.sqrt(np.finfo(X.dtype).max / (4.0 * X.shape[1]))
+    limit = np.sqrt(np.finfo(dtype).max / (4.0 * n_features))
     largest = max(abs(float(low)), abs(float(high)))
     if largest > limit:
         raise ValueError(
             f"{name} has values up to {largest:.3g}, too large: squared distances would overflow "
-            f"{kind} (limit {limit:.3g} for {X.shape[1]} features); rescale the data"
+            f"{kind} (limit {limit:.3g} for {n_features} features); rescale the data"
         )
 
 
