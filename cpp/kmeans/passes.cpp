@@ -270,6 +270,10 @@ PassStats Passes::run(const float* centers, const PassOutputs& out, bool lean) {
         c.t_bounded = stats.seconds;
         c.slow_bounded = stats.seconds > 1.1 * c.t_full ? c.slow_bounded + 1 : 0;
         if (c.predicted >= 0.0) c.overhead = std::max(0.0, stats.seconds - c.predicted * c.t_full);
+        // the first bounded pass ran on a guess of the overhead: if it was slower than a full
+        // pass, back to full passes now (the model has the measured overhead from here on)
+        if (c.probe && stats.seconds > c.t_full) c.slow_bounded = 2;
+        c.probe = false;
     } else {
         c.slow_bounded = 0;
         c.t_full = c.t_full < 0.0 ? stats.seconds : std::min(c.t_full, stats.seconds);
@@ -294,8 +298,12 @@ bool Passes::choose_bounded(const float* centers, const std::int32_t* labels) {
     }
     c.predicted = hamerly_ ? hamerly_->predicted_scored(drift_.data(), labels)
                            : groups_->predicted_scored(drift_.data(), labels);
-    const double overhead = c.overhead >= 0.0 ? c.overhead : 0.5 * c.t_full;
-    return overhead + c.predicted * c.t_full < c.t_full;
+    // no bounded pass measured yet: no overhead assumed, so the first one (a probe) runs as
+    // soon as the bounds predict any saving, and measures it
+    const double overhead = c.overhead >= 0.0 ? c.overhead : 0.0;
+    const bool bounded = overhead + c.predicted * c.t_full < c.t_full;
+    c.probe = bounded && c.overhead < 0.0;
+    return bounded;
 }
 
 PassStats Passes::full(const float* centers, const PassOutputs& out) {

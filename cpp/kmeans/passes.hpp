@@ -83,11 +83,15 @@ RunStats run_passes(PassRunner& passes, index_t n, index_t d, index_t k, float* 
 // modelled as overhead + s t_full (what it scores costs what a full pass spends on it), the
 // overhead measured from the last bounded pass that followed a full pass, as its time less
 // s t_full with the s predicted for it (so it also absorbs the bias of the prediction, which
-// leaves out the gaps and the tighter bounds of the rows the pass reads; until one has run,
-// t_full / 2). Full passes run while the model
-// says they are cheaper; bounded passes run until two in a row are measured slower than a
-// full pass by more than 10% (room for the noise of a shared machine's clock: a switch back
-// drops Yinyang's unit bounds and Hamerly's gaps, which a later switch must rebuild).
+// leaves out the gaps and the tighter bounds of the rows the pass reads). Until one has run,
+// the overhead is taken as 0: the first bounded pass is a probe, run as soon as the bounds
+// predict any saving; if it is slower than a full pass, full passes resume at once, and the
+// model has the measured overhead from then on (a fixed guess would be tuned to one CPU: on
+// 2 AVX2 cores, t_full / 2 left passes 2-7 full where bounded ones were up to 15% faster).
+// Full passes run while the model says they are cheaper; bounded passes run until two in a
+// row are measured slower than a full pass by more than 10% (room for the noise of a shared
+// machine's clock: a switch back drops Yinyang's unit bounds and Hamerly's gaps, which a
+// later switch must rebuild).
 struct PassChoice {
     double t_full = -1.0;      // seconds of the fastest full pass so far (< 0: none yet)
     double overhead = -1.0;    // seconds: see above (< 0: none yet)
@@ -96,6 +100,8 @@ struct PassChoice {
     bool last_bounded = false; // the last pass was bounded
     int slow_bounded = 0;      // bounded passes in a row slower than 1.1 t_full
     bool seeded = false;       // a full pass started the bounds since
+    bool probe = false;        // the pass about to run is the first bounded one (no overhead
+                               // measured yet)
 };
 
 // The passes of one run of an algorithm over the same rows, with the buffers, the facts about
