@@ -269,11 +269,11 @@ PassStats Passes::run(const float* centers, const PassOutputs& out, bool lean) {
     if (bounded_pass) {
         c.t_bounded = stats.seconds;
         c.slow_bounded = stats.seconds > 1.1 * c.t_full ? c.slow_bounded + 1 : 0;
+        // no overhead measured before it: the first bounded pass, the probe (see PassChoice);
+        // slower than a full pass, back to full passes now, with the overhead it measured
+        const bool probe = c.overhead < 0.0;
         if (c.predicted >= 0.0) c.overhead = std::max(0.0, stats.seconds - c.predicted * c.t_full);
-        // the first bounded pass ran on a guess of the overhead: if it was slower than a full
-        // pass, back to full passes now (the model has the measured overhead from here on)
-        if (c.probe && stats.seconds > c.t_full) c.slow_bounded = 2;
-        c.probe = false;
+        if (probe && stats.seconds > c.t_full) c.slow_bounded = 2;
     } else {
         c.slow_bounded = 0;
         c.t_full = c.t_full < 0.0 ? stats.seconds : std::min(c.t_full, stats.seconds);
@@ -301,9 +301,7 @@ bool Passes::choose_bounded(const float* centers, const std::int32_t* labels) {
     // no bounded pass measured yet: no overhead assumed, so the first one (a probe) runs as
     // soon as the bounds predict any saving, and measures it
     const double overhead = c.overhead >= 0.0 ? c.overhead : 0.0;
-    const bool bounded = overhead + c.predicted * c.t_full < c.t_full;
-    c.probe = bounded && c.overhead < 0.0;
-    return bounded;
+    return overhead + c.predicted * c.t_full < c.t_full;
 }
 
 PassStats Passes::full(const float* centers, const PassOutputs& out) {

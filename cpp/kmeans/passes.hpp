@@ -100,8 +100,6 @@ struct PassChoice {
     bool last_bounded = false; // the last pass was bounded
     int slow_bounded = 0;      // bounded passes in a row slower than 1.1 t_full
     bool seeded = false;       // a full pass started the bounds since
-    bool probe = false;        // the pass about to run is the first bounded one (no overhead
-                               // measured yet)
 };
 
 // The passes of one run of an algorithm over the same rows, with the buffers, the facts about

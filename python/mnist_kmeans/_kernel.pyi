@@ -75,7 +75,18 @@ def lloyd(
     control: np.ndarray | None = None,
     adaptive: bool = False,
     schedule: str = "",
+    row_facts: RowFacts | None = None,
 ) -> RunOutput: ...
+
+class RowFacts:
+    """|x|^2 per row and the exact-sums test of one float32 X, shared by several runs on it."""
+
+    def __init__(self, X: np.ndarray, n_threads: int = 0) -> None: ...
+    @property
+    def exact_sums(self) -> bool: ...
+    @property
+    def x_sqnorm(self) -> np.ndarray: ...  # (n,) float64, rounded down
+
 def assign_sparse(
     indptr: np.ndarray,
     indices: np.ndarray,
